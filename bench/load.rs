@@ -1,0 +1,1622 @@
+//! Load benchmark for the `bcs-storage` HTTP service.
+//!
+//! What it measures, in one run:
+//!
+//! 1. starts `bcs-storage serve` as a child process on a free loopback port,
+//!    with the embedded SQLite backend in a fresh temporary directory, and waits
+//!    for `GET /healthz` to answer 200;
+//! 2. preloads `--preload` distinct, realistic (~2 KB) Kubernetes Pods through
+//!    the dynamic namespace-resources PUT route and reports the write throughput;
+//! 3. runs a series of timed phases (`floor`, `put`, `get`, `list` by default),
+//!    each with `--connections` keep-alive connections issuing requests
+//!    back-to-back for `--seconds`, recording the latency of every request and
+//!    counting non-2xx or `"result":false` replies as errors;
+//! 4. prints a table of requests, errors, req/s, p50/p99 latency and the ratio
+//!    of each phase's throughput to the `floor` phase (`GET /healthz`, i.e. what
+//!    this machine and this client can do at best), compared with `--targets`,
+//!    plus the server's peak VmRSS and RssAnon sampled from `/proc` every 100 ms.
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo build --release
+//! cargo run --release --example bench -- [--preload 100000] [--seconds 10] \
+//!     [--connections 64] [--phases floor,put,get,list] \
+//!     [--targets put=0.07,get=0.25,list=0.012] [--max-rss-anon-mib 250]
+//! ```
+//!
+//! The exit code is 0 when the run completed, even when a target is missed
+//! (this is a measurement, not a test); 1 when a phase had errors; 2 when the
+//! server could not be started or the preload failed.
+//!
+//! Adding a phase takes a few lines in [`build_phases`]: a name, a closure that
+//! produces the next request of a connection, and optionally a probe that checks
+//! the first reply makes sense (e.g. that a query returns items).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// Cluster id used for every resource.
+const CLUSTER: &str = "BCS-K8S-00001";
+/// Number of namespaces pods are spread over (`ns-<i % NAMESPACES>`).
+const NAMESPACES: u64 = 100;
+/// Number of distinct `app` labels (`app-<i % APPS>`); divides `NAMESPACES`.
+const APPS: u64 = 50;
+/// Number of distinct host IPs (`status.hostIP`).
+const HOSTS: u64 = 500;
+/// 2024-05-01T10:00:00Z, the base of all generated timestamps.
+const BASE_UNIX_SECS: i64 = 1_714_557_600;
+/// Page size of the list phase.
+const LIST_LIMIT: u32 = 100;
+/// Longest a single request may take before it counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the server's memory is sampled.
+const RSS_SAMPLE_PERIOD: Duration = Duration::from_millis(100);
+/// How many distinct error messages a phase prints.
+const MAX_ERROR_SAMPLES: usize = 8;
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+/// Load benchmark for bcs-storage: starts the server, preloads pods and
+/// measures throughput and latency per phase.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// Server binary to start as `<bin> serve`.
+    #[arg(long, default_value = "target/release/bcs-storage")]
+    server_bin: PathBuf,
+
+    /// Number of distinct pods written before the timed phases.
+    #[arg(long, default_value_t = 100_000)]
+    preload: u64,
+
+    /// Concurrent connections used by the preload.
+    #[arg(long, default_value_t = 64)]
+    preload_connections: usize,
+
+    /// Duration of each timed phase, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+
+    /// Concurrent keep-alive connections of each timed phase.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+
+    /// Phases to run, in order (available: floor, put, get, list).
+    #[arg(long, value_delimiter = ',', default_value = "floor,put,get,list")]
+    phases: Vec<String>,
+
+    /// Minimum throughput ratio to `floor` per phase, as name=ratio pairs.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = parse_target,
+        default_value = "put=0.07,get=0.25,list=0.012"
+    )]
+    targets: Vec<Target>,
+
+    /// Target for the server's peak anonymous RSS (RssAnon), in MiB.
+    #[arg(long, default_value_t = 250.0)]
+    max_rss_anon_mib: f64,
+
+    /// Worker threads of the benchmark client's runtime.
+    #[arg(long, default_value_t = 2)]
+    client_threads: usize,
+
+    /// Seconds to wait for the server to answer /healthz.
+    #[arg(long, default_value_t = 30)]
+    startup_timeout: u64,
+
+    /// Let the server write to this terminal instead of /dev/null.
+    #[arg(long)]
+    show_server_output: bool,
+}
+
+/// A throughput target: `phase` must reach `min_ratio` × floor req/s.
+#[derive(Debug, Clone)]
+struct Target {
+    phase: String,
+    min_ratio: f64,
+}
+
+fn parse_target(text: &str) -> std::result::Result<Target, String> {
+    let (phase, ratio) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected phase=ratio, got {text:?}"))?;
+    let min_ratio = ratio
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("bad ratio in {text:?}: {e}"))?;
+    Ok(Target {
+        phase: phase.trim().to_string(),
+        min_ratio,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Error of this harness: a message with its context chain.
+#[derive(Debug)]
+struct BenchError(String);
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+type Result<T, E = BenchError> = std::result::Result<T, E>;
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(BenchError(format!($($arg)*)))
+    };
+}
+
+/// Adds what was being done to an error.
+trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| BenchError(format!("{}: {e}", what())))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Minimal HTTP/1.1 keep-alive client
+// ---------------------------------------------------------------------------
+
+/// One request to send.
+#[derive(Debug, Clone)]
+struct Request {
+    method: &'static str,
+    path: String,
+    body: Option<Vec<u8>>,
+}
+
+impl Request {
+    fn get(path: impl Into<String>) -> Self {
+        Request {
+            method: "GET",
+            path: path.into(),
+            body: None,
+        }
+    }
+
+    fn put_json(path: impl Into<String>, body: Vec<u8>) -> Self {
+        Request {
+            method: "PUT",
+            path: path.into(),
+            body: Some(body),
+        }
+    }
+}
+
+/// A complete reply (body de-chunked).
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Value of the top-level `"result"` flag of a bcs-storage envelope, if any.
+    fn result_flag(&self) -> Option<bool> {
+        result_flag(&self.body)
+    }
+
+    /// Start of the body, for error messages.
+    fn snippet(&self) -> String {
+        let end = self.body.len().min(200);
+        String::from_utf8_lossy(&self.body[..end]).into_owned()
+    }
+
+    fn json(&self) -> Result<Value> {
+        serde_json::from_slice(&self.body).context(|| "reply is not JSON".to_string())
+    }
+}
+
+/// Finds `"result"` followed by `:` and `true`/`false`, allowing whitespace.
+fn result_flag(body: &[u8]) -> Option<bool> {
+    const KEY: &[u8] = b"\"result\"";
+    let at = body.windows(KEY.len()).position(|w| w == KEY)?;
+    let rest = &body[at + KEY.len()..];
+    let rest = trim_ascii_start(rest).strip_prefix(b":")?;
+    let rest = trim_ascii_start(rest);
+    if rest.starts_with(b"true") {
+        Some(true)
+    } else if rest.starts_with(b"false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn trim_ascii_start(bytes: &[u8]) -> &[u8] {
+    let skip = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &bytes[skip..]
+}
+
+/// Why an exchange failed; a keep-alive connection the server closed while it
+/// was idle fails with `ClosedBeforeReply` and is retried once on a new one.
+enum ExchangeError {
+    ClosedBeforeReply,
+    Other(BenchError),
+}
+
+impl ExchangeError {
+    /// The error, naming the request it happened to.
+    fn describe(self, req: &Request) -> BenchError {
+        match self {
+            ExchangeError::ClosedBeforeReply => BenchError(format!(
+                "{} {}: connection closed before a reply",
+                req.method, req.path
+            )),
+            ExchangeError::Other(e) => BenchError(format!("{} {}: {e}", req.method, req.path)),
+        }
+    }
+}
+
+impl From<BenchError> for ExchangeError {
+    fn from(e: BenchError) -> Self {
+        ExchangeError::Other(e)
+    }
+}
+
+/// Framing of a reply body, from its headers.
+#[derive(Debug, Default)]
+struct ReplyHead {
+    status: u16,
+    content_length: Option<usize>,
+    chunked: bool,
+    close: bool,
+}
+
+/// A lazily (re)connected keep-alive HTTP/1.1 connection.
+struct Connection {
+    addr: SocketAddr,
+    host: String,
+    stream: Option<BufReader<TcpStream>>,
+    /// Whether the current stream already carried a request.
+    reused: bool,
+    out: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl Connection {
+    fn new(addr: SocketAddr) -> Self {
+        Connection {
+            addr,
+            host: addr.to_string(),
+            stream: None,
+            reused: false,
+            out: Vec::with_capacity(4096),
+            line: Vec::with_capacity(256),
+        }
+    }
+
+    /// Sends `req` and reads the whole reply, within [`REQUEST_TIMEOUT`].
+    async fn send(&mut self, req: &Request) -> Result<Response> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.send_with_retry(req)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.stream = None;
+                bail!(
+                    "{} {}: no reply within {REQUEST_TIMEOUT:?}",
+                    req.method,
+                    req.path
+                )
+            }
+        }
+    }
+
+    async fn send_with_retry(&mut self, req: &Request) -> Result<Response> {
+        let was_reused = self.stream.is_some() && self.reused;
+        match self.exchange(req).await {
+            Ok(resp) => Ok(resp),
+            Err(ExchangeError::ClosedBeforeReply) if was_reused => match self.exchange(req).await {
+                Ok(resp) => Ok(resp),
+                Err(e) => Err(e.describe(req)),
+            },
+            Err(e) => Err(e.describe(req)),
+        }
+    }
+
+    /// One request/reply on the current (or a new) stream; drops the stream
+    /// on any failure or when the server asks to close.
+    async fn exchange(&mut self, req: &Request) -> Result<Response, ExchangeError> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(self.addr)
+                .await
+                .context(|| format!("connect to {}", self.addr))?;
+            stream
+                .set_nodelay(true)
+                .context(|| "set TCP_NODELAY".to_string())?;
+            self.stream = Some(BufReader::with_capacity(64 * 1024, stream));
+            self.reused = false;
+        }
+        encode_request(&mut self.out, &self.host, req);
+        let Some(stream) = self.stream.as_mut() else {
+            unreachable!("stream was just connected")
+        };
+        let result = round_trip(stream, &self.out, &mut self.line, req.method == "HEAD").await;
+        match result {
+            Ok((resp, close)) => {
+                if close {
+                    self.stream = None;
+                } else {
+                    self.reused = true;
+                }
+                Ok(resp)
+            }
+            Err(e) => {
+                self.stream = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Serialises a request head and body into `out`.
+fn encode_request(out: &mut Vec<u8>, host: &str, req: &Request) {
+    out.clear();
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{} {} HTTP/1.1\r\nHost: {host}\r\n",
+        req.method, req.path
+    );
+    match &req.body {
+        Some(body) => {
+            let _ = write!(
+                out,
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            out.extend_from_slice(body);
+        }
+        None if matches!(req.method, "PUT" | "POST" | "PATCH") => {
+            out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        }
+        None => out.extend_from_slice(b"\r\n"),
+    }
+}
+
+/// Writes the encoded request and reads one complete reply. Returns the reply
+/// and whether the connection must be closed afterwards.
+async fn round_trip(
+    stream: &mut BufReader<TcpStream>,
+    request: &[u8],
+    line: &mut Vec<u8>,
+    head_request: bool,
+) -> Result<(Response, bool), ExchangeError> {
+    stream
+        .get_mut()
+        .write_all(request)
+        .await
+        .map_err(|_| ExchangeError::ClosedBeforeReply)?;
+    let head = loop {
+        let head = read_head(stream, line).await?;
+        // 1xx replies (100 Continue) precede the real one.
+        if !(100..200).contains(&head.status) {
+            break head;
+        }
+    };
+    let no_body = head_request || head.status == 204 || head.status == 304;
+    let mut close = head.close;
+    let body = if no_body {
+        Vec::new()
+    } else if head.chunked {
+        read_chunked_body(stream, line).await?
+    } else if let Some(len) = head.content_length {
+        let mut body = vec![0; len];
+        stream
+            .read_exact(&mut body)
+            .await
+            .context(|| format!("read {len}-byte body"))?;
+        body
+    } else {
+        // No framing: the body runs to the end of the connection.
+        close = true;
+        let mut body = Vec::new();
+        stream
+            .read_to_end(&mut body)
+            .await
+            .context(|| "read body to EOF".to_string())?;
+        body
+    };
+    Ok((
+        Response {
+            status: head.status,
+            body,
+        },
+        close,
+    ))
+}
+
+/// Reads one CRLF-terminated line into `line` (without the line ending).
+/// Returns false at end of stream before any byte.
+async fn read_line(stream: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> Result<bool> {
+    line.clear();
+    let n = stream
+        .read_until(b'\n', line)
+        .await
+        .context(|| "read line".to_string())?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if line.last() != Some(&b'\n') {
+        bail!("connection closed mid-line");
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(true)
+}
+
+/// Reads the status line and headers of a reply.
+async fn read_head(
+    stream: &mut BufReader<TcpStream>,
+    line: &mut Vec<u8>,
+) -> Result<ReplyHead, ExchangeError> {
+    match read_line(stream, line).await {
+        Ok(true) => {}
+        Ok(false) | Err(_) => return Err(ExchangeError::ClosedBeforeReply),
+    }
+    let mut head = parse_status_line(line)?;
+    loop {
+        if !read_line(stream, line).await? {
+            return Err(BenchError("connection closed inside headers".into()).into());
+        }
+        if line.is_empty() {
+            return Ok(head);
+        }
+        apply_header(&mut head, line)?;
+    }
+}
+
+/// Parses `HTTP/1.1 200 OK`.
+fn parse_status_line(line: &[u8]) -> Result<ReplyHead> {
+    let text = std::str::from_utf8(line).context(|| "status line is not UTF-8".to_string())?;
+    let mut parts = text.split(' ');
+    let version = parts.next().unwrap_or_default();
+    if !version.starts_with("HTTP/1.") {
+        bail!("bad status line {text:?}");
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| BenchError(format!("bad status line {text:?}")))?;
+    Ok(ReplyHead {
+        status,
+        // HTTP/1.0 closes unless told otherwise; good enough for this client.
+        close: version == "HTTP/1.0",
+        ..ReplyHead::default()
+    })
+}
+
+/// Records the framing-relevant headers.
+fn apply_header(head: &mut ReplyHead, line: &[u8]) -> Result<()> {
+    let text = std::str::from_utf8(line).context(|| "header is not UTF-8".to_string())?;
+    let Some((name, value)) = text.split_once(':') else {
+        bail!("bad header line {text:?}");
+    };
+    let name = name.trim();
+    let value = value.trim();
+    if name.eq_ignore_ascii_case("content-length") {
+        let len = value
+            .parse::<usize>()
+            .context(|| format!("bad Content-Length {value:?}"))?;
+        head.content_length = Some(len);
+    } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        head.chunked = value
+            .split(',')
+            .any(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
+    } else if name.eq_ignore_ascii_case("connection") {
+        let has = |token: &str| {
+            value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        };
+        if has("close") {
+            head.close = true;
+        } else if has("keep-alive") {
+            head.close = false;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a `Transfer-Encoding: chunked` body, including the trailer section.
+async fn read_chunked_body(
+    stream: &mut BufReader<TcpStream>,
+    line: &mut Vec<u8>,
+) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        if !read_line(stream, line).await? {
+            bail!("connection closed before chunk size");
+        }
+        let size = parse_chunk_size(line)?;
+        if size == 0 {
+            break;
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        stream
+            .read_exact(&mut body[start..])
+            .await
+            .context(|| format!("read {size}-byte chunk"))?;
+        if !read_line(stream, line).await? || !line.is_empty() {
+            bail!("chunk not followed by CRLF");
+        }
+    }
+    // Trailer fields, then the final empty line.
+    loop {
+        if !read_line(stream, line).await? {
+            bail!("connection closed inside chunked trailer");
+        }
+        if line.is_empty() {
+            return Ok(body);
+        }
+    }
+}
+
+/// Parses a chunk-size line (hex, optional `;extensions`).
+fn parse_chunk_size(line: &[u8]) -> Result<usize> {
+    let text = std::str::from_utf8(line).context(|| "chunk size is not UTF-8".to_string())?;
+    let hex = text.split(';').next().unwrap_or_default().trim();
+    usize::from_str_radix(hex, 16).context(|| format!("bad chunk size {text:?}"))
+}
+
+/// Accepts a 2xx reply whose `result` flag, if present, is not false.
+fn check_reply(resp: &Response) -> Result<()> {
+    if !resp.is_success() {
+        bail!("HTTP {}: {}", resp.status, resp.snippet());
+    }
+    if resp.result_flag() == Some(false) {
+        bail!("\"result\":false: {}", resp.snippet());
+    }
+    Ok(())
+}
+
+/// Accepts only HTTP 200 with `"result":true` (the preload's check).
+fn check_write_reply(resp: &Response) -> Result<()> {
+    if resp.status != 200 {
+        bail!("HTTP {}: {}", resp.status, resp.snippet());
+    }
+    if resp.result_flag() != Some(true) {
+        bail!("no \"result\":true: {}", resp.snippet());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Test data
+// ---------------------------------------------------------------------------
+
+/// SplitMix64: small, fast, deterministic; good enough to pick keys.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-enough value in `0..n` (`n > 0`).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (proleptic Gregorian, UTC).
+fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day); H. Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn namespace_of(i: u64) -> String {
+    format!("ns-{}", i % NAMESPACES)
+}
+
+fn pod_path(namespace: &str, name: &str) -> String {
+    format!(
+        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/{CLUSTER}/namespaces/{namespace}/Pod/{name}"
+    )
+}
+
+/// `status.hostIP` of pod `i`: 500 distinct hosts.
+fn host_ip(i: u64) -> String {
+    let host = i % HOSTS;
+    format!("10.0.{}.{}", host / 250, host % 250)
+}
+
+/// The PUT body `{"data": <pod>}` of a realistic ~2 KB Pod; `i` drives every
+/// varying field. Written from a template: building a `serde_json::Value`
+/// costs ~8x more client CPU (~80 µs against ~10 µs per body), CPU the client
+/// would take from the server on a small machine. Every interpolated value is
+/// plain ASCII without quotes or backslashes, so no escaping is needed.
+fn pod_body(name: &str, namespace: &str, i: u64) -> Vec<u8> {
+    let app = format!("app-{}", i % APPS);
+    // Seven seconds apart, wrapping after ~1.1 years.
+    let created = BASE_UNIX_SECS + i64::try_from(i % 5_000_000).unwrap_or(0) * 7;
+    let uid = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        i & 0xffff_ffff,
+        (i >> 8) & 0xffff,
+        i & 0xfff,
+        (i >> 4) & 0xfff,
+        i.wrapping_mul(0x9E37_79B9) & 0xffff_ffff_ffff
+    );
+    format!(
+        concat!(
+            r#"{{"data":{{"apiVersion":"v1","kind":"Pod","metadata":{{"#,
+            r#""name":"{name}","namespace":"{namespace}","uid":"{uid}","#,
+            r#""resourceVersion":"{rv}","creationTimestamp":"{created}","#,
+            r#""generateName":"{app}-7d9f8c6b5-","labels":{{"app":"{app}","#,
+            r#""app.kubernetes.io/name":"{app}","app.kubernetes.io/part-of":"bench-suite","#,
+            r#""tier":"{tier}","pod-template-hash":"7d9f8c6b5"}},"#,
+            r#""annotations":{{"kubectl.kubernetes.io/restartedAt":"{restarted}","#,
+            r#""prometheus.io/scrape":"true","prometheus.io/port":"9090"}},"#,
+            r#""ownerReferences":[{{"apiVersion":"apps/v1","kind":"ReplicaSet","#,
+            r#""name":"{app}-7d9f8c6b5","uid":"rs-{rs:032x}","controller":true,"#,
+            r#""blockOwnerDeletion":true}}]}},"#,
+            r#""spec":{{"nodeName":"node-{host:03}","restartPolicy":"Always","#,
+            r#""serviceAccountName":"default","dnsPolicy":"ClusterFirst","#,
+            r#""containers":[{{"name":"{app}","#,
+            r#""image":"registry.example.com/bench/{app}:1.{minor}.{patch}","#,
+            r#""imagePullPolicy":"IfNotPresent","ports":["#,
+            r#"{{"name":"http","containerPort":8080,"protocol":"TCP"}},"#,
+            r#"{{"name":"metrics","containerPort":9090,"protocol":"TCP"}}],"#,
+            r#""resources":{{"requests":{{"cpu":"100m","memory":"128Mi"}},"#,
+            r#""limits":{{"cpu":"500m","memory":"512Mi"}}}},"env":["#,
+            r#"{{"name":"APP_NAME","value":"{app}"}},"#,
+            r#"{{"name":"APP_ENV","value":"production"}},"#,
+            r#"{{"name":"LOG_LEVEL","value":"info"}},"#,
+            r#"{{"name":"DATABASE_URL","value":"postgres://db-{shard}.internal:5432/app"}},"#,
+            r#"{{"name":"CACHE_URL","value":"redis://cache-{shard}.internal:6379/0"}},"#,
+            r#"{{"name":"FEATURE_FLAGS","value":"search,recommendations,new-checkout"}},"#,
+            r#"{{"name":"POD_NAME","valueFrom":{{"fieldRef":{{"fieldPath":"metadata.name"}}}}}},"#,
+            r#"{{"name":"POD_IP","valueFrom":{{"fieldRef":{{"fieldPath":"status.podIP"}}}}}}],"#,
+            r#""volumeMounts":[{{"name":"kube-api-access","#,
+            r#""mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}}]}}],"#,
+            r#""volumes":[{{"name":"kube-api-access","projected":{{"defaultMode":420}}}}]}},"#,
+            r#""status":{{"phase":"{phase}","hostIP":"{host_ip}","podIP":"172.16.{pod_net}.{pod_host}","#,
+            r#""startTime":"{started}","qosClass":"Burstable","conditions":["#,
+            r#"{{"type":"Ready","status":"True","lastTransitionTime":"{ready}"}},"#,
+            r#"{{"type":"PodScheduled","status":"True","lastTransitionTime":"{scheduled}"}}]}}}}}}"#,
+        ),
+        name = name,
+        namespace = namespace,
+        uid = uid,
+        rv = 1_000_000 + i,
+        created = rfc3339(created),
+        app = app,
+        tier = ["frontend", "backend", "cache"][(i % 3) as usize],
+        restarted = rfc3339(created - 3600),
+        rs = i % APPS,
+        host = i % HOSTS,
+        minor = i % 7,
+        patch = i % 13,
+        shard = i % 10,
+        phase = ["Running", "Pending", "Succeeded"][(i % 3) as usize],
+        host_ip = host_ip(i),
+        pod_net = (i / 250) % 250,
+        pod_host = i % 250 + 1,
+        started = rfc3339(created + 5),
+        ready = rfc3339(created + 12),
+        scheduled = rfc3339(created + 1),
+    )
+    .into_bytes()
+}
+
+/// The PUT of preloaded pod `i` (`pod-<i>` in `ns-<i % 100>`).
+fn preload_request(i: u64) -> Request {
+    let namespace = namespace_of(i);
+    let name = format!("pod-{i}");
+    let body = pod_body(&name, &namespace, i);
+    Request::put_json(pod_path(&namespace, &name), body)
+}
+
+// ---------------------------------------------------------------------------
+// Phases
+// ---------------------------------------------------------------------------
+
+/// Per-connection state handed to a request generator.
+struct RequestCtx {
+    /// Connection index within the phase.
+    conn: usize,
+    /// Requests this connection has generated so far.
+    seq: u64,
+    rng: Rng,
+}
+
+type NextRequest = Arc<dyn Fn(&mut RequestCtx) -> Request + Send + Sync>;
+type Probe = Arc<dyn Fn(&Response) -> Result<String> + Send + Sync>;
+
+/// A timed phase: every connection sends `next_request(ctx)` back-to-back.
+#[derive(Clone)]
+struct Phase {
+    name: &'static str,
+    about: &'static str,
+    next_request: NextRequest,
+    /// Checks the reply to one request sent before the phase starts and
+    /// describes it (e.g. "100 items"); an error aborts the phase.
+    probe: Option<Probe>,
+}
+
+impl Phase {
+    fn new(
+        name: &'static str,
+        about: &'static str,
+        next_request: impl Fn(&mut RequestCtx) -> Request + Send + Sync + 'static,
+    ) -> Self {
+        Phase {
+            name,
+            about,
+            next_request: Arc::new(next_request),
+            probe: None,
+        }
+    }
+
+    fn with_probe(
+        mut self,
+        probe: impl Fn(&Response) -> Result<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.probe = Some(Arc::new(probe));
+        self
+    }
+}
+
+/// Every phase this harness knows, in the default order.
+fn build_phases(preload: u64) -> Vec<Phase> {
+    vec![
+        Phase::new("floor", "GET /healthz", |_| Request::get("/healthz")),
+        Phase::new("put", "PUT a new pod", move |ctx| {
+            let name = format!("bench-put-{}-{}", ctx.conn, ctx.seq);
+            // Vary the shape like the preload, beyond the preloaded indices.
+            let i = preload + (ctx.conn as u64) * 1_000_000 + ctx.seq;
+            let namespace = namespace_of(i);
+            let body = pod_body(&name, &namespace, i);
+            Request::put_json(pod_path(&namespace, &name), body)
+        }),
+        Phase::new("get", "GET a preloaded pod by key", move |ctx| {
+            let i = ctx.rng.below(preload.max(1));
+            Request::get(pod_path(&namespace_of(i), &format!("pod-{i}")))
+        })
+        .with_probe(expect_data),
+        Phase::new(
+            "list",
+            "GET pods of a namespace by app label, limit 100",
+            move |ctx| {
+                let (namespace, app) =
+                    matching_list_pair(ctx.rng.below(preload.clamp(1, NAMESPACES)));
+                Request::get(list_path(namespace, app))
+            },
+        )
+        .with_probe(expect_non_empty_list),
+    ]
+}
+
+/// Namespace `ns-k` holds pods `i ≡ k (mod 100)`, whose app index is
+/// `i mod 50 = k mod 50` (50 divides 100): that pair always has items.
+fn matching_list_pair(k: u64) -> (u64, u64) {
+    (k % NAMESPACES, k % APPS)
+}
+
+fn list_path(namespace: u64, app: u64) -> String {
+    format!(
+        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/{CLUSTER}/namespaces/ns-{namespace}/Pod?labelSelector=app%3Dapp-{app}&limit={LIST_LIMIT}"
+    )
+}
+
+/// Probe: the reply carries a non-empty `data` (object or array).
+fn expect_data(resp: &Response) -> Result<String> {
+    check_reply(resp)?;
+    match resp.json()?.get("data") {
+        Some(Value::Array(items)) if !items.is_empty() => Ok(format!("{} item(s)", items.len())),
+        Some(Value::Object(fields)) if !fields.is_empty() => Ok("one document".to_string()),
+        other => bail!("expected non-empty data, got {}", short(other)),
+    }
+}
+
+/// Probe: the reply's `data` is a non-empty array.
+fn expect_non_empty_list(resp: &Response) -> Result<String> {
+    check_reply(resp)?;
+    match resp.json()?.get("data") {
+        Some(Value::Array(items)) if !items.is_empty() => Ok(format!("{} item(s)", items.len())),
+        other => bail!("expected a non-empty data array, got {}", short(other)),
+    }
+}
+
+fn short(value: Option<&Value>) -> String {
+    let text = value.map_or_else(|| "no data field".to_string(), Value::to_string);
+    text.chars().take(120).collect()
+}
+
+/// Picks the phases named on the command line, in that order.
+fn select_phases(all: &[Phase], names: &[String]) -> Result<Vec<Phase>> {
+    names
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            all.iter().find(|p| p.name == name).cloned().ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|p| p.name).collect();
+                BenchError(format!(
+                    "unknown phase {name:?} (known: {})",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Running a phase
+// ---------------------------------------------------------------------------
+
+/// What one connection observed during a phase.
+#[derive(Default)]
+struct ConnStats {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    error_samples: BTreeSet<String>,
+}
+
+impl ConnStats {
+    fn record_error(&mut self, e: BenchError) {
+        self.errors += 1;
+        if self.error_samples.len() < MAX_ERROR_SAMPLES {
+            self.error_samples.insert(e.0);
+        }
+    }
+
+    fn merge(&mut self, other: ConnStats) {
+        self.latencies_us.extend(other.latencies_us);
+        self.errors += other.errors;
+        for sample in other.error_samples {
+            if self.error_samples.len() >= MAX_ERROR_SAMPLES {
+                break;
+            }
+            self.error_samples.insert(sample);
+        }
+    }
+}
+
+/// Summary of one phase.
+struct PhaseResult {
+    name: &'static str,
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    p50_ms: f64,
+    p99_ms: f64,
+    peak_rss_anon_kib: Option<u64>,
+}
+
+impl PhaseResult {
+    fn requests(&self) -> u64 {
+        self.ok + self.errors
+    }
+
+    fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.ok as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn failed(name: &'static str) -> Self {
+        PhaseResult {
+            name,
+            ok: 0,
+            errors: 1,
+            elapsed: Duration::ZERO,
+            p50_ms: f64::NAN,
+            p99_ms: f64::NAN,
+            peak_rss_anon_kib: None,
+        }
+    }
+}
+
+/// Sends one request of the phase and checks it with the phase's probe.
+async fn probe_phase(addr: SocketAddr, phase: &Phase) -> Result<Option<String>> {
+    let Some(probe) = &phase.probe else {
+        return Ok(None);
+    };
+    let mut ctx = RequestCtx {
+        conn: 0,
+        seq: 0,
+        rng: Rng::new(0xB0B0),
+    };
+    let req = (phase.next_request)(&mut ctx);
+    let resp = Connection::new(addr).send(&req).await?;
+    let described = probe(&resp).context(|| format!("probe {} {}", req.method, req.path))?;
+    Ok(Some(described))
+}
+
+/// Runs `phase` for `duration` over `connections` connections.
+async fn run_phase(
+    addr: SocketAddr,
+    phase: &Phase,
+    connections: usize,
+    duration: Duration,
+    seed: u64,
+) -> (ConnStats, Duration) {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<JoinHandle<ConnStats>> = (0..connections)
+        .map(|conn| {
+            let next_request = phase.next_request.clone();
+            let rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(conn as u64));
+            tokio::spawn(drive_connection(addr, next_request, conn, rng, deadline))
+        })
+        .collect();
+    let mut total = ConnStats::default();
+    for joined in futures::future::join_all(tasks).await {
+        match joined {
+            Ok(stats) => total.merge(stats),
+            Err(e) => total.record_error(BenchError(format!("connection task failed: {e}"))),
+        }
+    }
+    (total, start.elapsed())
+}
+
+/// One connection's request loop until `deadline`.
+async fn drive_connection(
+    addr: SocketAddr,
+    next_request: NextRequest,
+    conn: usize,
+    rng: Rng,
+    deadline: Instant,
+) -> ConnStats {
+    let mut stats = ConnStats {
+        latencies_us: Vec::with_capacity(16 * 1024),
+        ..ConnStats::default()
+    };
+    let mut client = Connection::new(addr);
+    let mut ctx = RequestCtx { conn, seq: 0, rng };
+    while Instant::now() < deadline {
+        let req = next_request(&mut ctx);
+        ctx.seq += 1;
+        let started = Instant::now();
+        let outcome = client.send(&req).await;
+        let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        match outcome {
+            Ok(resp) => match check_reply(&resp) {
+                Ok(()) => stats.latencies_us.push(micros),
+                Err(e) => stats.record_error(e),
+            },
+            Err(e) => {
+                stats.record_error(e);
+                // Do not spin on a server that refuses connections.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    stats
+}
+
+/// The `q`-quantile (0..=1) of sorted latencies, in milliseconds.
+fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted_us.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted_us.len()) - 1;
+    f64::from(sorted_us[index]) / 1000.0
+}
+
+/// Probes, runs and summarises one phase, printing its errors.
+async fn measure_phase(
+    addr: SocketAddr,
+    phase: &Phase,
+    args: &Args,
+    seed: u64,
+    rss: &RssMonitor,
+) -> PhaseResult {
+    eprintln!(
+        "phase {:<6} {} ({} connections, {} s)",
+        phase.name, phase.about, args.connections, args.seconds
+    );
+    match probe_phase(addr, phase).await {
+        Ok(Some(described)) => eprintln!("  probe: {described}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("  ERROR: probe failed, phase skipped: {e}");
+            return PhaseResult::failed(phase.name);
+        }
+    }
+    rss.reset_window();
+    let duration = Duration::from_secs(args.seconds);
+    let (mut stats, elapsed) = run_phase(addr, phase, args.connections, duration, seed).await;
+    stats.latencies_us.sort_unstable();
+    if stats.errors > 0 {
+        eprintln!("  ERROR: {} failed request(s), e.g.:", stats.errors);
+        for sample in &stats.error_samples {
+            eprintln!("    {sample}");
+        }
+    }
+    PhaseResult {
+        name: phase.name,
+        ok: stats.latencies_us.len() as u64,
+        errors: stats.errors,
+        elapsed,
+        p50_ms: percentile_ms(&stats.latencies_us, 0.50),
+        p99_ms: percentile_ms(&stats.latencies_us, 0.99),
+        peak_rss_anon_kib: rss.window_anon_kib(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Preload
+// ---------------------------------------------------------------------------
+
+/// PUTs pods `0..count` over `connections` connections; stops at the first
+/// rejected write.
+async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    eprintln!("preload: {count} pods over {connections} connections");
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let abort = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let tasks: Vec<JoinHandle<Result<()>>> = (0..connections.max(1))
+        .map(|_| {
+            let worker = PreloadWorker {
+                addr,
+                count,
+                next: next.clone(),
+                done: done.clone(),
+                bytes: bytes.clone(),
+                abort: abort.clone(),
+            };
+            tokio::spawn(worker.run())
+        })
+        .collect();
+    let mut first_error = None;
+    for joined in futures::future::join_all(tasks).await {
+        let result = joined
+            .context(|| "preload task failed".to_string())
+            .and_then(|r| r);
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = first_error {
+        bail!(
+            "preload failed after {} pods: {e}",
+            done.load(Ordering::Relaxed)
+        );
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let total_bytes = bytes.load(Ordering::Relaxed);
+    println!(
+        "preload: {count} pods in {secs:.1} s = {:.0} pods/s, {:.1} MiB/s (avg body {} B)",
+        count as f64 / secs,
+        total_bytes as f64 / secs / MIB as f64,
+        total_bytes / count
+    );
+    Ok(())
+}
+
+/// Shared cursor of the preload's connections.
+struct PreloadWorker {
+    addr: SocketAddr,
+    count: u64,
+    next: Arc<AtomicU64>,
+    done: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+    abort: Arc<AtomicBool>,
+}
+
+impl PreloadWorker {
+    async fn run(self) -> Result<()> {
+        let mut client = Connection::new(self.addr);
+        let step = (self.count / 10).max(1);
+        while !self.abort.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.count {
+                break;
+            }
+            let req = preload_request(i);
+            let size = req.body.as_ref().map_or(0, Vec::len) as u64;
+            let outcome = client
+                .send(&req)
+                .await
+                .and_then(|resp| check_write_reply(&resp).context(|| format!("PUT {}", req.path)));
+            if let Err(e) = outcome {
+                self.abort.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.bytes.fetch_add(size, Ordering::Relaxed);
+            let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+            if done.is_multiple_of(step) {
+                eprintln!("  preload {done}/{}", self.count);
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server process
+// ---------------------------------------------------------------------------
+
+/// The running server; killed (and its data directory removed) on drop.
+struct ServerGuard {
+    child: Child,
+    addr: SocketAddr,
+    // Dropped after the child is killed (fields drop after `Drop::drop`).
+    _data_dir: tempfile::TempDir,
+}
+
+impl ServerGuard {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.child.kill() {
+            eprintln!(
+                "warning: could not kill server pid {}: {e}",
+                self.child.id()
+            );
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context(|| "bind 127.0.0.1:0 to find a free port".to_string())?;
+    let port = listener
+        .local_addr()
+        .context(|| "local address of probe listener".to_string())?
+        .port();
+    Ok(port)
+}
+
+/// What `BCS_STORAGE__STORAGE__SQLITE__PATH` is set to, given the data dir.
+fn sqlite_path(data_dir: &Path) -> PathBuf {
+    data_dir.to_path_buf()
+}
+
+/// Starts `<bin> serve` on a free port with a fresh SQLite directory.
+fn spawn_server(bin: &Path, show_output: bool) -> Result<ServerGuard> {
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let data_dir = tempfile::Builder::new()
+        .prefix("bcs-storage-bench-")
+        .tempdir()
+        .context(|| "create temporary data directory".to_string())?;
+    let output = || {
+        if show_output {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
+    let child = Command::new(bin)
+        .arg("serve")
+        .env("BCS_STORAGE__SERVER__LISTEN", addr.to_string())
+        .env("BCS_STORAGE__STORAGE__BACKEND", "sqlite")
+        .env(
+            "BCS_STORAGE__STORAGE__SQLITE__PATH",
+            sqlite_path(data_dir.path()),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .context(|| {
+            format!(
+                "start {} serve (build it first: cargo build --release)",
+                bin.display()
+            )
+        })?;
+    Ok(ServerGuard {
+        child,
+        addr,
+        _data_dir: data_dir,
+    })
+}
+
+/// Polls `GET /healthz` until it answers 200, the server exits, or `timeout`.
+async fn wait_healthy(server: &mut ServerGuard, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let request = Request::get("/healthz");
+    let mut last_error = String::from("no attempt");
+    while start.elapsed() < timeout {
+        if let Some(status) = server
+            .child
+            .try_wait()
+            .context(|| "check server process".to_string())?
+        {
+            bail!("server exited during startup with {status} (rerun with --show-server-output)");
+        }
+        let mut client = Connection::new(server.addr);
+        match tokio::time::timeout(Duration::from_secs(2), client.send(&request)).await {
+            Ok(Ok(resp)) if resp.status == 200 => return Ok(()),
+            Ok(Ok(resp)) => last_error = format!("HTTP {}: {}", resp.status, resp.snippet()),
+            Ok(Err(e)) => last_error = e.0,
+            Err(_) => last_error = "timed out".to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("server not healthy after {timeout:?}: {last_error}")
+}
+
+// ---------------------------------------------------------------------------
+// Server memory
+// ---------------------------------------------------------------------------
+
+const MIB: u64 = 1024 * 1024;
+/// Marks "no sample yet" in the atomics.
+const NO_SAMPLE: u64 = 0;
+
+/// Peak memory of the server, sampled from `/proc/<pid>/status`.
+struct RssMonitor {
+    peaks: Arc<RssPeaks>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct RssPeaks {
+    vm_rss_kib: AtomicU64,
+    rss_anon_kib: AtomicU64,
+    /// Peak RssAnon since the last [`RssMonitor::reset_window`].
+    window_anon_kib: AtomicU64,
+    samples: AtomicUsize,
+}
+
+impl RssMonitor {
+    fn start(pid: u32) -> Self {
+        let peaks = Arc::new(RssPeaks::default());
+        let sampler = peaks.clone();
+        let task = tokio::spawn(async move {
+            let path = format!("/proc/{pid}/status");
+            let mut tick = tokio::time::interval(RSS_SAMPLE_PERIOD);
+            loop {
+                tick.tick().await;
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    break; // process gone, or no /proc
+                };
+                sampler.record(&text);
+            }
+        });
+        RssMonitor { peaks, task }
+    }
+
+    fn reset_window(&self) {
+        self.peaks
+            .window_anon_kib
+            .store(NO_SAMPLE, Ordering::Relaxed);
+    }
+
+    fn window_anon_kib(&self) -> Option<u64> {
+        some_sample(self.peaks.window_anon_kib.load(Ordering::Relaxed))
+    }
+
+    fn peak_vm_rss_kib(&self) -> Option<u64> {
+        some_sample(self.peaks.vm_rss_kib.load(Ordering::Relaxed))
+    }
+
+    fn peak_rss_anon_kib(&self) -> Option<u64> {
+        some_sample(self.peaks.rss_anon_kib.load(Ordering::Relaxed))
+    }
+
+    fn samples(&self) -> usize {
+        self.peaks.samples.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssMonitor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RssPeaks {
+    fn record(&self, status: &str) {
+        if let Some(kib) = status_field_kib(status, "VmRSS:") {
+            self.vm_rss_kib.fetch_max(kib, Ordering::Relaxed);
+        }
+        if let Some(kib) = status_field_kib(status, "RssAnon:") {
+            self.rss_anon_kib.fetch_max(kib, Ordering::Relaxed);
+            self.window_anon_kib.fetch_max(kib, Ordering::Relaxed);
+        }
+        self.samples.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn some_sample(kib: u64) -> Option<u64> {
+    (kib != NO_SAMPLE).then_some(kib)
+}
+
+/// Value of a `Name:   1234 kB` line of `/proc/<pid>/status`.
+fn status_field_kib(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Milliseconds with three decimals, `-` when there was no sample.
+fn ms(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.3}")
+    } else {
+        "-".to_string()
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "n/a".to_string(),
+        |k| format!("{:.1}", k as f64 / 1024.0),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------
+
+/// Prints the results table and memory peaks.
+fn print_report(results: &[PhaseResult], args: &Args, rss: &RssMonitor) {
+    let floor_rate = results
+        .iter()
+        .find(|r| r.name == "floor" && r.ok > 0)
+        .map(PhaseResult::rate);
+    println!();
+    println!(
+        "{:<8} {:>10} {:>7} {:>11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+        "phase",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio",
+        "target",
+        "verdict",
+        "anon MiB"
+    );
+    for result in results {
+        print_row(result, floor_rate, &args.targets);
+    }
+    println!();
+    println!(
+        "server peak VmRSS   {:>8} MiB ({} samples every {} ms)",
+        mib(rss.peak_vm_rss_kib()),
+        rss.samples(),
+        RSS_SAMPLE_PERIOD.as_millis()
+    );
+    let anon = rss.peak_rss_anon_kib();
+    let verdict = match anon {
+        Some(kib) if kib as f64 / 1024.0 <= args.max_rss_anon_mib => "PASS",
+        Some(_) => "FAIL",
+        None => "n/a",
+    };
+    println!(
+        "server peak RssAnon {:>8} MiB (target <= {} MiB) {verdict}",
+        mib(anon),
+        args.max_rss_anon_mib
+    );
+}
+
+fn print_row(result: &PhaseResult, floor_rate: Option<f64>, targets: &[Target]) {
+    let rate = result.rate();
+    let ratio = floor_rate.filter(|f| *f > 0.0).map(|f| rate / f);
+    let target = targets.iter().find(|t| t.phase == result.name);
+    let verdict = match (ratio, target) {
+        (_, _) if result.errors > 0 => "ERRORS",
+        (Some(r), Some(t)) if r >= t.min_ratio => "PASS",
+        (Some(_), Some(_)) => "FAIL",
+        _ => "",
+    };
+    println!(
+        "{:<8} {:>10} {:>7} {:>11.0} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+        result.name,
+        result.requests(),
+        result.errors,
+        rate,
+        ms(result.p50_ms),
+        ms(result.p99_ms),
+        ratio.map_or_else(|| "-".to_string(), |r| format!("{r:.3}")),
+        target.map_or_else(|| "-".to_string(), |t| format!("{}", t.min_ratio)),
+        verdict,
+        mib(result.peak_rss_anon_kib),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+/// How a completed run went.
+struct Outcome {
+    any_phase_errors: bool,
+}
+
+async fn run(args: &Args) -> Result<Outcome> {
+    let all_phases = build_phases(args.preload);
+    let phases = select_phases(&all_phases, &args.phases)?;
+    if args.preload == 0 && phases.iter().any(|p| matches!(p.name, "get" | "list")) {
+        bail!("phases get and list need --preload > 0");
+    }
+    let mut server = spawn_server(&args.server_bin, args.show_server_output)?;
+    let rss = RssMonitor::start(server.pid());
+    let addr = server.addr;
+    eprintln!(
+        "server: {} serve on {addr} (pid {})",
+        args.server_bin.display(),
+        server.pid()
+    );
+    wait_healthy(&mut server, Duration::from_secs(args.startup_timeout)).await?;
+    preload(addr, args.preload, args.preload_connections).await?;
+    eprintln!(
+        "server peak RssAnon so far: {} MiB",
+        mib(rss.window_anon_kib())
+    );
+
+    let mut results = Vec::with_capacity(phases.len());
+    for (index, phase) in phases.iter().enumerate() {
+        results.push(measure_phase(addr, phase, args, index as u64 + 1, &rss).await);
+    }
+    print_report(&results, args, &rss);
+    drop(rss);
+    drop(server);
+    Ok(Outcome {
+        any_phase_errors: results.iter().any(|r| r.errors > 0),
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(outcome) if outcome.any_phase_errors => {
+            eprintln!("bench: some phases had errors");
+            ExitCode::from(1)
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(BASE_UNIX_SECS), "2024-05-01T10:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn result_flag_tolerates_whitespace() {
+        assert_eq!(result_flag(br#"{"result":true}"#), Some(true));
+        assert_eq!(result_flag(br#"{"result" : false}"#), Some(false));
+        assert_eq!(result_flag(b"ok"), None);
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_with_extensions() {
+        assert_eq!(parse_chunk_size(b"1A").ok(), Some(26));
+        assert_eq!(parse_chunk_size(b"ff;name=v").ok(), Some(255));
+        assert!(parse_chunk_size(b"zz").is_err());
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let sorted: Vec<u32> = (1..=100).map(|v| v * 1000).collect();
+        assert_eq!(percentile_ms(&sorted, 0.50), 50.0);
+        assert_eq!(percentile_ms(&sorted, 0.99), 99.0);
+        assert!(percentile_ms(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn list_pairs_match_preloaded_pods() {
+        for k in 0..NAMESPACES {
+            let (namespace, app) = matching_list_pair(k);
+            // Pod k is preloaded into ns-k with label app-(k % 50).
+            assert_eq!(k % NAMESPACES, namespace);
+            assert_eq!(k % APPS, app);
+        }
+    }
+
+    #[test]
+    fn pod_bodies_are_about_two_kib() {
+        for i in [0, 1, 4_999, 99_999] {
+            let body = pod_body(&format!("pod-{i}"), &namespace_of(i), i);
+            assert!((1_800..2_600).contains(&body.len()), "{}", body.len());
+            let value: Value = serde_json::from_slice(&body).expect("valid JSON");
+            assert_eq!(value["data"]["status"]["hostIP"], host_ip(i));
+        }
+        assert_eq!(host_ip(499), "10.0.1.249");
+    }
+}

@@ -1,0 +1,93 @@
+//! The `{result, code, message, data}` envelope, for whole replies and for
+//! lists streamed item by item.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, Op};
+use crate::domain::DomainError;
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    result: bool,
+    code: i64,
+    message: &'a str,
+    data: &'a T,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a Map<String, Value>>,
+}
+
+/// A complete envelope reply.
+pub fn reply<T: Serialize>(
+    status: StatusCode,
+    result: bool,
+    code: i64,
+    message: &str,
+    data: &T,
+    extra: Option<&Map<String, Value>>,
+) -> HttpResponse {
+    let body = serde_json::to_vec(&Envelope {
+        result,
+        code,
+        message,
+        data,
+        extra,
+    })
+    .unwrap_or_else(|_| {
+        br#"{"result":false,"code":1405081,"message":"reply could not be encoded","data":null}"#
+            .to_vec()
+    });
+    HttpResponse::build(status)
+        .content_type(ContentType::json())
+        .body(body)
+}
+
+/// Success with `data`.
+pub fn ok<T: Serialize>(data: &T) -> HttpResponse {
+    reply(StatusCode::OK, true, 0, "success", data, None)
+}
+
+/// Success with `data` and extra top-level keys.
+pub fn ok_with<T: Serialize>(data: &T, extra: &Map<String, Value>) -> HttpResponse {
+    reply(StatusCode::OK, true, 0, "success", data, Some(extra))
+}
+
+/// A success whose `data` array is streamed as the items arrive. An error
+/// after the first byte can only end the connection (the reply is then
+/// visibly truncated); it is logged.
+pub fn ok_stream<S>(items: S) -> HttpResponse
+where
+    S: Stream<Item = Result<Map<String, Value>, DomainError>> + Send + 'static,
+{
+    let head = Bytes::from_static(br#"{"result":true,"code":0,"message":"success","data":["#);
+    let mut first = true;
+    let body = items.ready_chunks(64).map(move |chunk| {
+        let mut buf = Vec::with_capacity(chunk.len() * 2048);
+        for item in chunk {
+            let doc = item.map_err(|e| {
+                let err = ApiError::from_domain(Op::List, e);
+                tracing::error!(error = %err, "list stream failed after the reply started");
+                actix_web::error::ErrorInternalServerError(err.message)
+            })?;
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut buf, &doc)
+                .map_err(actix_web::error::ErrorInternalServerError)?;
+        }
+        Ok::<Bytes, actix_web::Error>(Bytes::from(buf))
+    });
+    let tail = futures::stream::once(async { Ok(Bytes::from_static(b"]}")) });
+    let stream = futures::stream::once(async move { Ok(head) })
+        .chain(body)
+        .chain(tail);
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .streaming(stream)
+}

@@ -1,0 +1,124 @@
+//! HTTP: routes, extractors, the envelope and error mapping. Handlers parse
+//! the wire, call one domain function and render; no business rules here.
+
+mod dynamic;
+pub mod envelope;
+pub mod error;
+mod health;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use futures::StreamExt;
+
+use crate::domain::Service;
+pub use error::{ApiError, ErrorKind, Op};
+
+/// The two prefixes every API route is served under.
+pub const PREFIXES: [&str; 2] = ["/bcsstorage/v1", "/bcsapi/v4/storage"];
+
+/// HTTP-level settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    pub always_http_200: bool,
+}
+
+/// Builds the application: used by `main` and by every HTTP test.
+pub fn create_app(
+    svc: Service,
+    http: HttpSettings,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let always_200 = http.always_http_200;
+    let mut app = App::new()
+        .app_data(web::Data::new(svc))
+        .app_data(web::Data::new(http))
+        .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
+            status_policy(req, next, always_200)
+        }))
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .configure(health::configure);
+    for prefix in PREFIXES {
+        app = app.service(web::scope(prefix).configure(dynamic::configure));
+    }
+    app.default_service(web::to(route_not_found))
+}
+
+/// With `always_http_200`, envelope replies keep their code but answer 200
+/// (health probes keep their real status).
+async fn status_policy(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    always_200: bool,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let probe = matches!(req.path(), "/healthz" | "/readyz");
+    let mut res = next.call(req).await?;
+    if always_200 && !probe && res.status() != StatusCode::OK {
+        *res.response_mut().status_mut() = StatusCode::OK;
+    }
+    Ok(res)
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorKind::RouteNotFound,
+        format!("no route {} {}", req.method(), req.path()),
+    ))
+}
+
+/// The `default_service` of every resource: the path exists, the method not.
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("method {} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+/// Reads the whole body, refusing more than `server.max_body_bytes`.
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<bytes::Bytes, ApiError> {
+    let limit = req
+        .app_data::<web::Data<HttpSettings>>()
+        .map(|s| s.max_body_bytes)
+        .unwrap_or(3 * 1024 * 1024);
+    let too_large = || {
+        ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("request body is larger than {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorKind::BadRequestData,
+                format!("request body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

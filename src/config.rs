@@ -1,0 +1,283 @@
+//! Settings: the shipped defaults in `conf/bcs-storage.toml`, an optional file,
+//! then `BCS_STORAGE__SECTION__KEY` environment variables. Unknown keys and bad
+//! values stop start-up with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The shipped defaults, compiled in so a bare binary needs no file.
+pub const DEFAULTS_TOML: &str = include_str!("../conf/bcs-storage.toml");
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub query: QuerySettings,
+    pub storage: StorageSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Answer envelope replies with HTTP 200 whatever the outcome.
+    pub always_http_200: bool,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Grace period on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[query]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySettings {
+    /// Page size when `limit` is absent or 0.
+    pub default_limit: u64,
+    /// Largest allowed `limit`.
+    pub max_limit: u64,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub backend: Backend,
+    pub sqlite: SqliteSettings,
+    pub mongodb: MongoSettings,
+}
+
+/// Storage backend.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Mongodb,
+}
+
+/// `[storage.sqlite]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteSettings {
+    /// Data directory (created if missing).
+    pub path: PathBuf,
+    /// Durability of commits.
+    pub synchronous: Synchronous,
+    /// Size of the read connection pool.
+    pub read_connections: usize,
+    /// `PRAGMA mmap_size` in bytes.
+    pub mmap_size: u64,
+    /// Most writes per group commit.
+    pub max_batch: usize,
+    /// Changes kept in the change log.
+    pub change_log_retain: u64,
+}
+
+/// SQLite `synchronous` mode.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+/// `[storage.mongodb]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongoSettings {
+    pub uri: String,
+    pub write_concern: String,
+    pub journal: bool,
+    pub max_pool_size: u32,
+    pub min_pool_size: u32,
+    pub connect_timeout_ms: u64,
+    pub server_selection_timeout_ms: u64,
+    pub purge_interval_secs: u64,
+    pub purge_after_secs: u64,
+    pub databases: MongoDatabases,
+}
+
+/// Database names per logical database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongoDatabases {
+    pub dynamic: String,
+    pub event: String,
+    pub alarm: String,
+    pub metric: String,
+    pub watch: String,
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Settings, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        use config::{Config, File, FileFormat};
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let env_map: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("BCS_STORAGE__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("BCS_STORAGE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env_map)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if self.query.default_limit == 0 {
+            return bad("query.default_limit", "must be at least 1");
+        }
+        if self.query.max_limit < self.query.default_limit {
+            return bad("query.max_limit", "must not be below query.default_limit");
+        }
+        if self.server.max_body_bytes < 1024 {
+            return bad("server.max_body_bytes", "must be at least 1024");
+        }
+        if self.storage.sqlite.read_connections == 0 {
+            return bad("storage.sqlite.read_connections", "must be at least 1");
+        }
+        if self.storage.sqlite.max_batch == 0 {
+            return bad("storage.sqlite.max_batch", "must be at least 1");
+        }
+        if self.storage.sqlite.change_log_retain == 0 {
+            return bad("storage.sqlite.change_log_retain", "must be at least 1");
+        }
+        if self.storage.mongodb.max_pool_size == 0 {
+            return bad("storage.mongodb.max_pool_size", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_file_loads_with_documented_defaults() {
+        let s = Settings::load_from(None, env(&[])).expect("shipped defaults load");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.storage.backend, Backend::Sqlite);
+        assert_eq!(s.storage.sqlite.path, PathBuf::from("./data"));
+        assert_eq!(s.storage.sqlite.synchronous, Synchronous::Full);
+        assert_eq!(s.server.max_body_bytes, 3 * 1024 * 1024);
+        assert!(!s.server.always_http_200);
+        assert_eq!(s.query.default_limit, 3000);
+        assert_eq!(s.storage.mongodb.databases.dynamic, "dynamic");
+        // The file on disk is the one compiled in.
+        let on_disk = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/conf/bcs-storage.toml"
+        ));
+        assert_eq!(on_disk.ok().as_deref(), Some(DEFAULTS_TOML));
+    }
+
+    #[test]
+    fn environment_overrides_by_section_and_key() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("BCS_STORAGE__SERVER__LISTEN", "0.0.0.0:9090"),
+                ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
+                ("BCS_STORAGE__STORAGE__SQLITE__PATH", "/tmp/x"),
+                ("BCS_STORAGE__SERVER__ALWAYS_HTTP_200", "true"),
+                ("BCS_STORAGE__STORAGE__MONGODB__URI", "mongodb://h:1/"),
+            ]),
+        )
+        .expect("overrides load");
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:9090");
+        assert_eq!(s.storage.backend, Backend::Mongodb);
+        assert_eq!(s.storage.sqlite.path, PathBuf::from("/tmp/x"));
+        assert!(s.server.always_http_200);
+        assert_eq!(s.storage.mongodb.uri, "mongodb://h:1/");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Settings::load_from(None, env(&[("BCS_STORAGE__STORAGE__BACKEND", "oracle")]))
+            .expect_err("unknown backend is rejected");
+        assert!(e.to_string().contains("backend"), "{e}");
+        let e = Settings::load_from(None, env(&[("BCS_STORAGE__QUERY__DEFAULT_LIMIT", "lots")]))
+            .expect_err("non-numeric limit is rejected");
+        assert!(e.to_string().contains("default_limit"), "{e}");
+        let e = Settings::load_from(None, env(&[("BCS_STORAGE__SERVER__LISTEN", "nowhere")]))
+            .expect_err("bad address is rejected");
+        assert!(e.to_string().contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn a_config_file_overrides_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "[query]\ndefault_limit = 10\n").expect("write");
+        let s = Settings::load_from(Some(&good), env(&[])).expect("file loads");
+        assert_eq!(s.query.default_limit, 10);
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[query]\ndefault_limt = 10\n").expect("write");
+        let e = Settings::load_from(Some(&bad), env(&[])).expect_err("typo is refused");
+        assert!(e.to_string().contains("default_limt"), "{e}");
+    }
+}

@@ -1,0 +1,62 @@
+//! bcs-storage semantics, transport-neutral: resource addressing, key
+//! escaping, createTime/updateTime, query parameter meaning, the views
+//! returned to clients.
+
+pub mod dynamic;
+pub mod escape;
+pub mod labels;
+pub mod params;
+pub mod view;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::QuerySettings;
+use crate::store::{Store, StoreError};
+
+/// Source of "now", injectable for tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Everything a request needs: the store, the clock, the query limits.
+#[derive(Clone)]
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: QuerySettings,
+}
+
+/// Why a request could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// A query or path parameter is malformed; `0` names it.
+    #[error("invalid parameter {0}: {1}")]
+    InvalidParameter(String, String),
+    /// The request body is malformed.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// The addressed document does not exist.
+    #[error("resource does not exist")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DomainError {
+    /// Shorthand for an invalid parameter.
+    pub fn param(name: &str, why: impl Into<String>) -> DomainError {
+        DomainError::InvalidParameter(name.to_owned(), why.into())
+    }
+}

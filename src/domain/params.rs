@@ -1,0 +1,388 @@
+//! Query parameters of the dynamic routes (contract section 3): `field`,
+//! `extra`, free-form `key=a,b` filters, `labelSelector`, `updateTimeBefore`,
+//! paging, and the batch-delete time window.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use chrono::DateTime;
+use serde_json::{Map, Value};
+
+use super::DomainError;
+use super::labels::parse_selector;
+use crate::config::QuerySettings;
+use crate::model::{Bound, Filter, Projection, RangeOp};
+
+/// Query-string pairs in order, repeated keys kept.
+#[derive(Debug, Clone, Default)]
+pub struct RawParams(pub Vec<(String, String)>);
+
+impl RawParams {
+    /// Decodes an `application/x-www-form-urlencoded` query string.
+    pub fn parse(query: &str) -> RawParams {
+        RawParams(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The single value of a parameter; a repeated one is an error.
+    pub fn single(&self, name: &str) -> Result<Option<&str>, DomainError> {
+        let mut found = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(DomainError::param(name, "given more than once"));
+        }
+        Ok(first)
+    }
+}
+
+/// How `extra` keys become conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraMode {
+    /// Dynamic and metric routes: equality.
+    Equal,
+    /// Query and events routes: `$in` (a scalar is a one-element list).
+    In,
+}
+
+/// A list request of the dynamic routes, parsed.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    /// Conditions from the query string (AND-ed with the path's).
+    pub filter: Vec<Filter>,
+    pub projection: Option<Projection>,
+    pub skip: u64,
+    pub limit: u64,
+    /// Batch delete: exclusive bounds on updateTime, unix seconds.
+    pub window_begin: Option<i64>,
+    pub window_end: Option<i64>,
+}
+
+/// Parameters that are not free-form filters.
+const RESERVED: &[&str] = &[
+    "field",
+    "extra",
+    "offset",
+    "limit",
+    "labelSelector",
+    "updateTimeBefore",
+    "updateTimeBegin",
+    "updateTimeEnd",
+];
+
+impl ListParams {
+    /// Parses every parameter; `window` accepts `updateTimeBegin/End`.
+    pub fn parse(
+        raw: &RawParams,
+        limits: &QuerySettings,
+        window: bool,
+    ) -> Result<ListParams, DomainError> {
+        let mut filter = Vec::new();
+        for (k, v) in &raw.0 {
+            if RESERVED.contains(&k.as_str()) {
+                continue;
+            }
+            check_path(k, k)?;
+            if v.is_empty() {
+                return Err(DomainError::param(k, "empty value"));
+            }
+            let values = v.split(',').map(|s| Value::String(s.to_owned())).collect();
+            filter.push(Filter::In(k.clone(), values));
+        }
+        if let Some(e) = raw.single("extra")? {
+            filter.extend(parse_extra(e, ExtraMode::Equal)?);
+        }
+        if let Some(sel) = raw.single("labelSelector")? {
+            let f = parse_selector(sel).map_err(|why| DomainError::param("labelSelector", why))?;
+            filter.push(f);
+        }
+        if let Some(t) = raw.single("updateTimeBefore")? {
+            let ms = parse_instant("updateTimeBefore", t)?;
+            filter.push(Filter::Range(
+                "updateTime".into(),
+                RangeOp::Lt,
+                Bound::Instant(ms),
+            ));
+        }
+        let projection = parse_field(raw)?;
+        let skip = parse_u64(raw, "offset")?.unwrap_or(0);
+        let limit = match parse_u64(raw, "limit")? {
+            None | Some(0) => limits.default_limit,
+            Some(n) if n > limits.max_limit => {
+                return Err(DomainError::param(
+                    "limit",
+                    format!("must not exceed {}", limits.max_limit),
+                ));
+            }
+            Some(n) => n,
+        };
+        let (mut window_begin, mut window_end) = (None, None);
+        if window {
+            window_begin = parse_seconds(raw, "updateTimeBegin")?;
+            window_end = parse_seconds(raw, "updateTimeEnd")?;
+        } else {
+            for name in ["updateTimeBegin", "updateTimeEnd"] {
+                if let Some(v) = raw.single(name)? {
+                    // Outside batch deletes these are ordinary filters.
+                    if v.is_empty() {
+                        return Err(DomainError::param(name, "empty value"));
+                    }
+                    filter.push(Filter::In(
+                        name.to_owned(),
+                        v.split(',').map(|s| Value::String(s.to_owned())).collect(),
+                    ));
+                }
+            }
+        }
+        Ok(ListParams {
+            filter,
+            projection,
+            skip,
+            limit,
+            window_begin,
+            window_end,
+        })
+    }
+}
+
+/// Validates a dotted document path given by a client.
+pub fn check_path(param: &str, path: &str) -> Result<(), DomainError> {
+    if path.is_empty() {
+        return Err(DomainError::param(param, "empty field path"));
+    }
+    for comp in path.split('.') {
+        if comp.is_empty() {
+            return Err(DomainError::param(
+                param,
+                format!("field path {path:?} has an empty component"),
+            ));
+        }
+        if comp.starts_with('$') {
+            return Err(DomainError::param(
+                param,
+                format!("field path {path:?} uses a $-operator"),
+            ));
+        }
+        if comp.contains('\0') {
+            return Err(DomainError::param(
+                param,
+                "field path contains a NUL character",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_field(raw: &RawParams) -> Result<Option<Projection>, DomainError> {
+    let mut paths = Vec::new();
+    for (_, v) in raw.0.iter().filter(|(k, _)| k == "field") {
+        if v.is_empty() {
+            return Err(DomainError::param("field", "empty value"));
+        }
+        for p in v.split(',') {
+            check_path("field", p)?;
+            paths.push(p.to_owned());
+        }
+    }
+    Ok(if paths.is_empty() {
+        None
+    } else {
+        Some(Projection::new(paths))
+    })
+}
+
+fn parse_u64(raw: &RawParams, name: &str) -> Result<Option<u64>, DomainError> {
+    match raw.single(name)? {
+        None => Ok(None),
+        Some(v) => {
+            v.trim().parse::<u64>().map(Some).map_err(|_| {
+                DomainError::param(name, format!("{v:?} is not a non-negative integer"))
+            })
+        }
+    }
+}
+
+fn parse_seconds(raw: &RawParams, name: &str) -> Result<Option<i64>, DomainError> {
+    match raw.single(name)? {
+        None => Ok(None),
+        Some(v) => {
+            v.trim().parse::<i64>().map(Some).map_err(|_| {
+                DomainError::param(name, format!("{v:?} is not a unix time in seconds"))
+            })
+        }
+    }
+}
+
+/// Unix seconds or RFC 3339 -> unix milliseconds.
+pub fn parse_instant(name: &str, v: &str) -> Result<i64, DomainError> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<i64>() {
+        return secs
+            .checked_mul(1000)
+            .ok_or_else(|| DomainError::param(name, "time out of range"));
+    }
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            DomainError::param(name, format!("{v:?} is neither unix seconds nor RFC 3339"))
+        })
+}
+
+/// Decodes `extra` (base64 of a JSON object) into conditions.
+pub fn parse_extra(encoded: &str, mode: ExtraMode) -> Result<Vec<Filter>, DomainError> {
+    let obj = decode_extra(encoded)?;
+    let mut out = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        check_path("extra", &k)?;
+        if has_operator(&v) {
+            return Err(DomainError::param(
+                "extra",
+                format!("value of {k:?} contains a $-operator"),
+            ));
+        }
+        out.push(match (mode, v) {
+            (ExtraMode::Equal, v) => Filter::Eq(k, v),
+            (ExtraMode::In, Value::Array(items)) => Filter::In(k, items),
+            (ExtraMode::In, v) => Filter::In(k, vec![v]),
+        });
+    }
+    Ok(out)
+}
+
+/// Base64 (standard or URL-safe, padded or not) of a JSON object.
+pub fn decode_extra(encoded: &str) -> Result<Map<String, Value>, DomainError> {
+    // A '+' that was not percent-encoded arrives as a space.
+    let text = encoded.trim().replace(' ', "+");
+    let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(&text).ok())
+        .ok_or_else(|| DomainError::param("extra", "not valid base64"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(DomainError::param("extra", "decoded JSON is not an object")),
+        Err(e) => Err(DomainError::param(
+            "extra",
+            format!("decoded value is not valid JSON: {e}"),
+        )),
+    }
+}
+
+fn has_operator(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, x)| k.starts_with('$') || has_operator(x)),
+        Value::Array(items) => items.iter().any(has_operator),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn limits() -> QuerySettings {
+        QuerySettings {
+            default_limit: 3000,
+            max_limit: 50000,
+        }
+    }
+
+    fn parse(q: &str) -> Result<ListParams, DomainError> {
+        ListParams::parse(&RawParams::parse(q), &limits(), false)
+    }
+
+    fn b64(v: Value) -> String {
+        STANDARD.encode(v.to_string())
+    }
+
+    #[test]
+    fn free_form_filters_and_repeats() {
+        let p = parse("resourceName=p1,p2&namespace=a&namespace=b").expect("valid");
+        assert_eq!(p.filter.len(), 3);
+        assert_eq!(
+            p.filter[0],
+            Filter::In("resourceName".into(), vec![json!("p1"), json!("p2")])
+        );
+        assert_eq!(p.limit, 3000);
+        assert_eq!(p.skip, 0);
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        let name = |q: &str| match parse(q) {
+            Err(DomainError::InvalidParameter(n, _)) => n,
+            other => panic!("{q}: {other:?}"),
+        };
+        assert_eq!(name("limit=abc"), "limit");
+        assert_eq!(name("limit=-1"), "limit");
+        assert_eq!(name("offset=x"), "offset");
+        assert_eq!(name("limit=50001"), "limit");
+        assert_eq!(name("hostIp="), "hostIp");
+        assert_eq!(name("a..b=1"), "a..b");
+        assert_eq!(name("%24where=1"), "$where");
+        assert_eq!(name("extra=%%%"), "extra");
+        assert_eq!(name(&format!("extra={}", STANDARD.encode("nope"))), "extra");
+        assert_eq!(name(&format!("extra={}", b64(json!([1])))), "extra");
+        assert_eq!(
+            name(&format!("extra={}", b64(json!({"$where": "1"})))),
+            "extra"
+        );
+        assert_eq!(
+            name(&format!("extra={}", b64(json!({"a": {"$ne": 1}})))),
+            "extra"
+        );
+        assert_eq!(name("labelSelector=app%20in%20(a"), "labelSelector");
+        assert_eq!(name("updateTimeBefore=yesterday"), "updateTimeBefore");
+        assert_eq!(name("field="), "field");
+        assert_eq!(name("limit=1&limit=2"), "limit");
+    }
+
+    #[test]
+    fn extra_accepts_every_base64_flavour() {
+        let v = json!({"data.metadata.name": "p1?>"});
+        let text = v.to_string();
+        for enc in [
+            STANDARD.encode(&text),
+            URL_SAFE.encode(&text),
+            STANDARD_NO_PAD.encode(&text),
+        ] {
+            let f = parse_extra(&enc, ExtraMode::Equal).expect("decodes");
+            assert_eq!(
+                f,
+                vec![Filter::Eq("data.metadata.name".into(), json!("p1?>"))]
+            );
+        }
+        let f =
+            parse_extra(&b64(json!({"ns": "a", "l": ["x", "y"]})), ExtraMode::In).expect("decodes");
+        assert_eq!(f[0], Filter::In("ns".into(), vec![json!("a")]));
+        assert_eq!(f[1], Filter::In("l".into(), vec![json!("x"), json!("y")]));
+    }
+
+    #[test]
+    fn times_accept_seconds_and_rfc3339() {
+        assert_eq!(
+            parse_instant("t", "1500000000").ok(),
+            Some(1_500_000_000_000)
+        );
+        assert_eq!(
+            parse_instant("t", "2017-10-16T07:34:52.123Z").ok(),
+            Some(1_508_139_292_123)
+        );
+        assert!(parse_instant("t", "2017-10-16").is_err());
+    }
+
+    #[test]
+    fn window_is_only_read_for_batch_deletes() {
+        let raw = RawParams::parse("updateTimeBegin=10&updateTimeEnd=20");
+        let p = ListParams::parse(&raw, &limits(), true).expect("valid");
+        assert_eq!((p.window_begin, p.window_end), (Some(10), Some(20)));
+        assert!(p.filter.is_empty());
+        let bad = RawParams::parse("updateTimeBegin=soon");
+        assert!(ListParams::parse(&bad, &limits(), true).is_err());
+    }
+}

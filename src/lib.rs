@@ -1,0 +1,12 @@
+//! bcs-storage: a REST document store for container-cluster resources,
+//! compatible with the bcs-storage service of BlueKing Container Service.
+//!
+//! Layers (imports point down): `api` (HTTP) -> `domain` (bcs semantics) ->
+//! `model` (backend-neutral types) and `store` (SQLite, MongoDB).
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod model;
+pub mod server;
+pub mod store;

@@ -1,0 +1,269 @@
+//! The filter AST and its reference evaluator with MongoDB semantics: dotted
+//! paths descend into objects, and through arrays element by element (any
+//! element may match); a numeric component also indexes an array.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
+
+use super::value::{compare_values, instant_of, values_equal};
+
+/// A condition on documents. Paths are dotted top-level-to-leaf field names
+/// in stored form (keys escaped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Filter {
+    /// All children hold; an empty list matches every document.
+    And(Vec<Filter>),
+    /// At least one child holds; an empty list matches nothing.
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    /// The value at the path equals the value (or an array there contains it).
+    /// `Null` also matches a missing field.
+    Eq(String, Value),
+    /// Equality with any of the values.
+    In(String, Vec<Value>),
+    /// Ordered comparison within one type bracket (numbers, strings, instants).
+    Range(String, RangeOp, Bound),
+    /// The path exists (or not).
+    Exists(String, bool),
+    /// The string at the path contains the substring (case-sensitive).
+    Contains(String, String),
+}
+
+/// Range operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RangeOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// Range bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Bound {
+    Number(Number),
+    String(String),
+    /// Unix milliseconds; compares only against stored instants.
+    Instant(i64),
+}
+
+impl Bound {
+    /// The bound as a stored JSON value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Bound::Number(n) => Value::Number(n.clone()),
+            Bound::String(s) => Value::String(s.clone()),
+            Bound::Instant(ms) => super::value::date_millis(*ms),
+        }
+    }
+}
+
+impl Filter {
+    /// Matches every document.
+    pub fn all() -> Filter {
+        Filter::And(Vec::new())
+    }
+
+    /// Conjunction that flattens nested `And`s.
+    pub fn and(parts: impl IntoIterator<Item = Filter>) -> Filter {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Filter::And(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        if out.len() == 1 {
+            out.pop().unwrap_or_else(Filter::all)
+        } else {
+            Filter::And(out)
+        }
+    }
+
+    /// The reference evaluator: does `doc` (a stored document) match?
+    pub fn matches(&self, doc: &Value) -> bool {
+        match self {
+            Filter::And(parts) => parts.iter().all(|f| f.matches(doc)),
+            Filter::Or(parts) => parts.iter().any(|f| f.matches(doc)),
+            Filter::Not(inner) => !inner.matches(doc),
+            Filter::Eq(path, v) => any_candidate(doc, path, |c| eq_candidate(c, v)),
+            Filter::In(path, vs) => {
+                any_candidate(doc, path, |c| vs.iter().any(|v| eq_candidate(c, v)))
+            }
+            Filter::Range(path, op, bound) => {
+                let b = bound.to_value();
+                any_candidate(doc, path, |c| match c {
+                    Some(Value::Array(items)) => {
+                        range_holds(c, *op, &b)
+                            || items.iter().any(|i| range_holds(Some(i), *op, &b))
+                    }
+                    _ => range_holds(c, *op, &b),
+                })
+            }
+            Filter::Exists(path, want) => any_candidate(doc, path, |c| c.is_some()) == *want,
+            Filter::Contains(path, needle) => any_candidate(doc, path, |c| match c {
+                Some(Value::String(s)) => s.contains(needle.as_str()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .any(|i| matches!(i, Value::String(s) if s.contains(needle.as_str()))),
+                _ => false,
+            }),
+        }
+    }
+
+    /// Every path this filter reads, in order of appearance.
+    pub fn paths(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_paths(&mut out);
+        out
+    }
+
+    fn collect_paths<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().for_each(|p| p.collect_paths(out))
+            }
+            Filter::Not(inner) => inner.collect_paths(out),
+            Filter::Eq(p, _)
+            | Filter::In(p, _)
+            | Filter::Range(p, _, _)
+            | Filter::Exists(p, _)
+            | Filter::Contains(p, _) => out.push(p),
+        }
+    }
+}
+
+fn eq_candidate(c: Option<&Value>, v: &Value) -> bool {
+    match (c, v) {
+        (None, Value::Null) => true,
+        (None, _) => false,
+        (Some(whole @ Value::Array(items)), _) => {
+            values_equal(whole, v) || items.iter().any(|i| values_equal(i, v))
+        }
+        (Some(x), _) => values_equal(x, v),
+    }
+}
+
+fn range_holds(c: Option<&Value>, op: RangeOp, bound: &Value) -> bool {
+    let Some(x) = c else { return false };
+    // Instants compare only with instants; plain objects never compare.
+    if x.is_object() && instant_of(x).is_none() {
+        return false;
+    }
+    match compare_values(x, bound) {
+        Some(ord) => match op {
+            RangeOp::Gt => ord.is_gt(),
+            RangeOp::Gte => ord.is_ge(),
+            RangeOp::Lt => ord.is_lt(),
+            RangeOp::Lte => ord.is_le(),
+        },
+        None => false,
+    }
+}
+
+/// Whether any value reached by `path` satisfies `pred`; a branch of the path
+/// that does not exist offers `None` (which `Eq(null)` accepts).
+fn any_candidate(doc: &Value, path: &str, pred: impl Fn(Option<&Value>) -> bool) -> bool {
+    let comps: Vec<&str> = path.split('.').collect();
+    let mut out = Vec::new();
+    collect(doc, &comps, &mut out);
+    out.into_iter().any(pred)
+}
+
+fn collect<'a>(v: &'a Value, comps: &[&str], out: &mut Vec<Option<&'a Value>>) {
+    let Some((first, rest)) = comps.split_first() else {
+        out.push(Some(v));
+        return;
+    };
+    match v {
+        Value::Object(m) => match m.get(*first) {
+            Some(x) => collect(x, rest, out),
+            None => out.push(None),
+        },
+        Value::Array(items) => {
+            let before = out.len();
+            if let Some(x) = array_index(first).and_then(|i| items.get(i)) {
+                collect(x, rest, out);
+            }
+            for item in items {
+                if item.is_object() {
+                    collect(item, comps, out);
+                }
+            }
+            if out.len() == before {
+                out.push(None);
+            }
+        }
+        _ => out.push(None),
+    }
+}
+
+fn array_index(comp: &str) -> Option<usize> {
+    if comp.is_empty() || !comp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if comp.len() > 1 && comp.starts_with('0') {
+        return None;
+    }
+    comp.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eq(p: &str, v: Value) -> Filter {
+        Filter::Eq(p.into(), v)
+    }
+
+    #[test]
+    fn dotted_paths_go_through_arrays() {
+        let d = json!({"a": [{"b": 1}, {"b": 2}], "n": [1, 2, 3], "o": {"b": [5, 6]}});
+        assert!(eq("a.b", json!(2)).matches(&d));
+        assert!(!eq("a.b", json!(3)).matches(&d));
+        assert!(eq("n", json!(2)).matches(&d));
+        assert!(eq("n", json!([1, 2, 3])).matches(&d));
+        assert!(eq("a.0.b", json!(1)).matches(&d));
+        assert!(!eq("a.1.b", json!(1)).matches(&d));
+        let gt5 = Filter::Range("o.b".into(), RangeOp::Gt, Bound::Number(5.into()));
+        assert!(gt5.matches(&d));
+        let gt6 = Filter::Range("o.b".into(), RangeOp::Gt, Bound::Number(6.into()));
+        assert!(!gt6.matches(&d));
+    }
+
+    #[test]
+    fn null_matches_missing_and_exists_does_not() {
+        let d = json!({"a": {"b": null}});
+        assert!(eq("x", Value::Null).matches(&d));
+        assert!(eq("a.b", Value::Null).matches(&d));
+        assert!(Filter::Exists("a.b".into(), true).matches(&d));
+        assert!(Filter::Exists("a.c".into(), false).matches(&d));
+        assert!(!eq("a", Value::Null).matches(&d));
+    }
+
+    #[test]
+    fn ranges_stay_within_type_brackets() {
+        let d = json!({"s": "b", "n": 3, "t": {"$date": 1000}, "flag": true});
+        let lt = |p: &str, b: Bound| Filter::Range(p.into(), RangeOp::Lt, b);
+        assert!(lt("s", Bound::String("c".into())).matches(&d));
+        assert!(!lt("s", Bound::Number(10.into())).matches(&d));
+        assert!(!lt("n", Bound::String("z".into())).matches(&d));
+        assert!(lt("t", Bound::Instant(1001)).matches(&d));
+        assert!(!lt("t", Bound::Instant(1000)).matches(&d));
+        assert!(!lt("flag", Bound::Number(5.into())).matches(&d));
+    }
+
+    #[test]
+    fn combinators() {
+        let d = json!({"a": "x", "l": ["p", "q"]});
+        assert!(Filter::all().matches(&d));
+        assert!(!Filter::Or(vec![]).matches(&d));
+        assert!(Filter::Not(Box::new(eq("a", json!("y")))).matches(&d));
+        assert!(Filter::In("l".into(), vec![json!("q"), json!("z")]).matches(&d));
+        assert!(Filter::Contains("l".into(), "q".into()).matches(&d));
+        assert!(!Filter::Contains("a".into(), "X".into()).matches(&d));
+        let f = Filter::and([eq("a", json!("x")), Filter::and([eq("l", json!("p"))])]);
+        assert_eq!(f.paths(), vec!["a", "l"]);
+    }
+}

@@ -1,0 +1,101 @@
+//! Backend-neutral types: stored documents, the filter AST with its reference
+//! evaluator, projections, sorts and queries. Both stores translate these; the
+//! evaluator is the test oracle and the matcher for live change events.
+
+mod filter;
+mod projection;
+mod value;
+
+pub use filter::{Bound, Filter, RangeOp};
+pub use projection::Projection;
+pub use value::{
+    Document, compare_values, date_millis, date_value, instant_of, is_date, render_instant,
+    values_equal,
+};
+
+/// A storage namespace: one logical database and one collection in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Namespace {
+    /// Logical database (dynamic, event, alarm, metric, watch ...).
+    pub database: Database,
+    /// Collection name inside the database (resourceType for dynamic data).
+    pub collection: String,
+    /// Top-level fields that form the natural key, in sort order. Empty for
+    /// collections whose documents have no natural key (plain inserts).
+    pub key_fields: &'static [&'static str],
+}
+
+/// The logical databases of bcs-storage. Each maps to a configured database
+/// name in MongoDB and to a namespace prefix in the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Database {
+    Dynamic,
+    Event,
+    Alarm,
+    Metric,
+    Watch,
+}
+
+impl Database {
+    /// Stable lower-case name, used in logs and in the embedded layout.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Database::Dynamic => "dynamic",
+            Database::Event => "event",
+            Database::Alarm => "alarm",
+            Database::Metric => "metric",
+            Database::Watch => "watch",
+        }
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// Result order of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sort {
+    /// Ascending natural key of the namespace (the default, stable for paging).
+    NaturalKey,
+    /// By the given field paths, ties broken by natural key (then id).
+    Fields(Vec<(String, Direction)>),
+}
+
+/// A read: filter, projection, order and page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub filter: Filter,
+    pub projection: Option<Projection>,
+    pub sort: Sort,
+    pub skip: u64,
+    /// `None` = no limit (internal use only; API routes always set one).
+    pub limit: Option<u64>,
+}
+
+impl Query {
+    /// A query with the given filter, natural order, no projection, no limit.
+    pub fn new(filter: Filter) -> Self {
+        Query {
+            filter,
+            projection: None,
+            sort: Sort::NaturalKey,
+            skip: 0,
+            limit: None,
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// True when the write created the document (insert, or upsert of a new key).
+    pub created: bool,
+    /// Store revision of this write where the store numbers its writes
+    /// (the embedded store); `None` where the change feed carries its own
+    /// positions (MongoDB resume tokens).
+    pub revision: Option<u64>,
+}

@@ -1,0 +1,86 @@
+//! Process wiring shared by `main` and the tests that run a real server:
+//! logging, opening the store, serving until a signal, shutting down in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+
+use crate::api::{HttpSettings, create_app};
+use crate::config::{LogFormat, Settings};
+use crate::domain::{Service, SystemClock};
+use crate::store;
+
+/// Installs the global tracing subscriber (RUST_LOG, default "info").
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Opens the store and serves until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), String> {
+    let store = store::open(&settings)
+        .await
+        .map_err(|e| format!("cannot open the {:?} store: {e}", settings.storage.backend))?;
+    let svc = Service {
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+        limits: settings.query.clone(),
+    };
+    let http = HttpSettings {
+        max_body_bytes: settings.server.max_body_bytes,
+        always_http_200: settings.server.always_http_200,
+    };
+    let mut server = HttpServer::new(move || create_app(svc.clone(), http.clone()))
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .keep_alive(Duration::from_secs(75));
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    let server = server
+        .bind(settings.server.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?
+        .run();
+    let handle = server.handle();
+    tracing::info!(listen = %settings.server.listen, backend = store.name(), "bcs-storage serving");
+    let serving = tokio::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    handle.stop(true).await;
+    let _ = serving.await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

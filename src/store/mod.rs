@@ -1,0 +1,81 @@
+//! The storage trait every backend implements, its error categories, and
+//! `open`, which picks the backend named by the configuration.
+
+pub mod mongo;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::config::{Backend, Settings};
+use crate::model::{Document, Filter, Namespace, Query, WriteOutcome};
+
+/// A stream of stored documents (projection applied, keys still escaped).
+pub type DocStream = BoxStream<'static, Result<Document, StoreError>>;
+
+/// Failure categories of a store. The API maps each to one status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("revision expired")]
+    Expired,
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// A document store with MongoDB query semantics.
+///
+/// Documents hold their natural key fields (see [`Namespace::key_fields`]);
+/// `upsert` replaces the document with the same key but keeps its `_id` and
+/// `createTime`. Reads never return deleted documents.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Backend name for logs ("sqlite", "mongodb").
+    fn name(&self) -> &'static str;
+
+    /// Cheap round trip proving the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Insert or replace the document with the same natural key, atomically.
+    /// The stored `createTime` and `_id` of an existing document are kept.
+    async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
+
+    /// Matching documents in query order.
+    async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError>;
+
+    /// Number of matching documents.
+    async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError>;
+
+    /// Delete every matching document; returns how many were deleted.
+    async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError>;
+
+    /// Collections of a logical database that hold (or held) documents.
+    async fn list_collections(
+        &self,
+        database: crate::model::Database,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Flush and stop background work; called once at shutdown.
+    async fn close(&self) {}
+}
+
+/// Open the configured backend.
+pub async fn open(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    match settings.storage.backend {
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(
+            &settings.storage.sqlite,
+        )?)),
+        Backend::Mongodb => Ok(Arc::new(
+            mongo::MongoStore::open(&settings.storage.mongodb).await?,
+        )),
+    }
+}

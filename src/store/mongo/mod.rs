@@ -1,0 +1,368 @@
+//! The MongoDB store, data-compatible with a database written by the Go
+//! bcs-storage: same database and collection names, same fields, soft deletes
+//! through `_isBcsObjectDeleted` (purged in the background), the unique
+//! natural-key index `<collection>_idx` created on first use.
+
+mod convert;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bson::{Bson, Document as BsonDoc, doc};
+use futures::{StreamExt, TryStreamExt};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{
+    Acknowledgment, ClientOptions, FindOptions, IndexOptions, UpdateOptions, WriteConcern,
+};
+use mongodb::{Client, Collection, IndexModel};
+
+use crate::config::MongoSettings;
+use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, WriteOutcome};
+use crate::store::{DocStream, Store, StoreError};
+
+pub use convert::{filter_to_bson, from_bson_doc, to_bson_doc};
+
+/// The soft-delete flag of the Go service.
+pub const DELETED_FLAG: &str = "_isBcsObjectDeleted";
+
+/// The MongoDB store.
+pub struct MongoStore {
+    client: Client,
+    settings: MongoSettings,
+    ensured: Arc<Mutex<HashSet<(String, String)>>>,
+    purger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn classify(e: mongodb::error::Error) -> StoreError {
+    match *e.kind {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(e.to_string()),
+        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(we)) => we.code == 11000,
+        ErrorKind::Command(ce) => ce.code == 11000,
+        _ => e.to_string().contains("E11000"),
+    }
+}
+
+impl MongoStore {
+    /// Connects (lazily: the driver connects on first use) and starts the purger.
+    pub async fn open(settings: &MongoSettings) -> Result<MongoStore, StoreError> {
+        let mut opts = ClientOptions::parse(&settings.uri)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("invalid storage.mongodb.uri: {e}")))?;
+        opts.app_name = Some("bcs-storage".into());
+        opts.max_pool_size = Some(settings.max_pool_size);
+        opts.min_pool_size = Some(settings.min_pool_size);
+        opts.connect_timeout = Some(Duration::from_millis(settings.connect_timeout_ms));
+        opts.server_selection_timeout =
+            Some(Duration::from_millis(settings.server_selection_timeout_ms));
+        let w = match settings.write_concern.as_str() {
+            "majority" => Acknowledgment::Majority,
+            n => match n.parse::<u32>() {
+                Ok(n) => Acknowledgment::Nodes(n),
+                Err(_) => Acknowledgment::Custom(n.to_owned()),
+            },
+        };
+        opts.write_concern = Some(
+            WriteConcern::builder()
+                .w(w)
+                .journal(settings.journal)
+                .build(),
+        );
+        let client = Client::with_options(opts).map_err(classify)?;
+        let store = MongoStore {
+            client,
+            settings: settings.clone(),
+            ensured: Arc::new(Mutex::new(HashSet::new())),
+            purger: Mutex::new(None),
+        };
+        store.start_purger();
+        Ok(store)
+    }
+
+    fn db_name(&self, db: Database) -> &str {
+        let d = &self.settings.databases;
+        match db {
+            Database::Dynamic => &d.dynamic,
+            Database::Event => &d.event,
+            Database::Alarm => &d.alarm,
+            Database::Metric => &d.metric,
+            Database::Watch => &d.watch,
+        }
+    }
+
+    fn collection(&self, ns: &Namespace) -> Collection<BsonDoc> {
+        self.client
+            .database(self.db_name(ns.database))
+            .collection(&ns.collection)
+    }
+
+    /// Creates the natural-key unique index and the deletion-flag index once
+    /// per collection and process (no-op when an index of that name exists).
+    async fn ensure_indexes(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let id = (self.db_name(ns.database).to_owned(), ns.collection.clone());
+        if self
+            .ensured
+            .lock()
+            .map(|s| s.contains(&id))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let coll = self.collection(ns);
+        // A collection that does not exist yet has no indexes.
+        let existing: Vec<String> = coll.list_index_names().await.unwrap_or_default();
+        let mut models = Vec::new();
+        let key_index = format!("{}_idx", ns.collection);
+        if !ns.key_fields.is_empty() && !existing.contains(&key_index) {
+            let mut keys = BsonDoc::new();
+            for f in ns.key_fields {
+                keys.insert(*f, 1);
+            }
+            models.push(
+                IndexModel::builder()
+                    .keys(keys)
+                    .options(IndexOptions::builder().name(key_index).unique(true).build())
+                    .build(),
+            );
+        }
+        let flag_index = "bcs_object_deletion_flag_idx".to_owned();
+        if !existing.contains(&flag_index) {
+            models.push(
+                IndexModel::builder()
+                    .keys(doc! { DELETED_FLAG: 1 })
+                    .options(IndexOptions::builder().name(flag_index).build())
+                    .build(),
+            );
+        }
+        if !models.is_empty() {
+            coll.create_indexes(models).await.map_err(classify)?;
+        }
+        if let Ok(mut s) = self.ensured.lock() {
+            s.insert(id);
+        }
+        Ok(())
+    }
+
+    fn live(filter: &Filter) -> BsonDoc {
+        let f = filter_to_bson(filter);
+        let not_deleted = doc! { DELETED_FLAG: { "$ne": true } };
+        if f.is_empty() {
+            not_deleted
+        } else {
+            doc! { "$and": [f, not_deleted] }
+        }
+    }
+
+    fn start_purger(&self) {
+        let client = self.client.clone();
+        let settings = self.settings.clone();
+        let every = Duration::from_secs(settings.purge_interval_secs.max(1));
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                purge_once(&client, &settings).await;
+            }
+        });
+        if let Ok(mut p) = self.purger.lock() {
+            *p = Some(handle);
+        }
+    }
+}
+
+/// Removes soft-deleted documents whose deletion is older than the setting.
+async fn purge_once(client: &Client, settings: &MongoSettings) {
+    let cutoff = bson::DateTime::from_millis(
+        chrono::Utc::now().timestamp_millis() - (settings.purge_after_secs as i64) * 1000,
+    );
+    for db_name in [&settings.databases.dynamic, &settings.databases.metric] {
+        let db = client.database(db_name);
+        let Ok(names) = db.list_collection_names().await else {
+            continue;
+        };
+        let mut purged = 0u64;
+        for name in names {
+            let coll = db.collection::<BsonDoc>(&name);
+            let filter = doc! { DELETED_FLAG: true, "updateTime": { "$lt": cutoff } };
+            match coll.delete_many(filter).await {
+                Ok(r) => purged += r.deleted_count,
+                Err(e) => {
+                    tracing::warn!(database = %db_name, collection = %name, error = %e, "purge failed")
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(database = %db_name, purged, "purged soft-deleted documents");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .database("admin")
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let coll = self.collection(ns);
+        let mut fields = to_bson_doc(&doc);
+        fields.remove("_id");
+        let create_time = fields.remove("createTime").unwrap_or(Bson::Null);
+        fields.insert(DELETED_FLAG, false);
+        let mut key = BsonDoc::new();
+        for f in ns.key_fields {
+            match fields.get(*f) {
+                Some(v) if *v != Bson::Null => key.insert(*f, v.clone()),
+                _ => key.insert(*f, doc! { "$exists": false }),
+            };
+        }
+        let mut live_key = key.clone();
+        live_key.insert(DELETED_FLAG, doc! { "$ne": true });
+        let update =
+            doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } };
+        let opts = UpdateOptions::builder().upsert(true).build();
+        for _ in 0..3 {
+            match coll
+                .update_one(live_key.clone(), update.clone())
+                .with_options(opts.clone())
+                .await
+            {
+                Ok(r) => {
+                    return Ok(WriteOutcome {
+                        created: r.upserted_id.is_some(),
+                        revision: None,
+                    });
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    // A soft-deleted document holds the key: bring it back as
+                    // a new object (fresh createTime).
+                    let mut dead_key = key.clone();
+                    dead_key.insert(DELETED_FLAG, true);
+                    let mut revive = fields.clone();
+                    revive.insert("createTime", create_time.clone());
+                    let r = coll
+                        .update_one(dead_key, doc! { "$set": revive })
+                        .await
+                        .map_err(classify)?;
+                    if r.matched_count == 1 {
+                        return Ok(WriteOutcome {
+                            created: true,
+                            revision: None,
+                        });
+                    }
+                    // Raced with a concurrent writer: try again.
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Err(StoreError::Conflict(
+            "concurrent writes to the same key kept conflicting".into(),
+        ))
+    }
+
+    async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
+        let coll = self.collection(ns);
+        let mut opts = FindOptions::default();
+        if let Some(p) = &query.projection {
+            let mut proj = BsonDoc::new();
+            for path in p.paths() {
+                proj.insert(path.clone(), 1);
+            }
+            opts.projection = Some(proj);
+        }
+        let mut sort = BsonDoc::new();
+        match &query.sort {
+            Sort::NaturalKey => {}
+            Sort::Fields(fields) => {
+                for (path, dir) in fields {
+                    sort.insert(path.clone(), if *dir == Direction::Asc { 1 } else { -1 });
+                }
+            }
+        }
+        for f in ns.key_fields {
+            if !sort.contains_key(*f) {
+                sort.insert(*f, 1);
+            }
+        }
+        sort.insert("_id", 1);
+        opts.sort = Some(sort);
+        opts.skip = Some(query.skip);
+        opts.limit = query.limit.map(|l| l.min(i64::MAX as u64) as i64);
+        let cursor = coll
+            .find(Self::live(&query.filter))
+            .with_options(opts)
+            .await
+            .map_err(classify)?;
+        Ok(cursor
+            .map_err(classify)
+            .map(|r| {
+                r.map(|d| {
+                    let mut out = from_bson_doc(&d);
+                    out.remove(DELETED_FLAG);
+                    out
+                })
+            })
+            .boxed())
+    }
+
+    async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
+        self.collection(ns)
+            .count_documents(Self::live(filter))
+            .await
+            .map_err(classify)
+    }
+
+    async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
+        let now = bson::DateTime::now();
+        let r = self
+            .collection(ns)
+            .update_many(
+                Self::live(filter),
+                doc! { "$set": { DELETED_FLAG: true, "updateTime": now } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(r.modified_count)
+    }
+
+    async fn list_collections(&self, database: Database) -> Result<Vec<String>, StoreError> {
+        let mut names = self
+            .client
+            .database(self.db_name(database))
+            .list_collection_names()
+            .await
+            .map_err(classify)?;
+        names.retain(|n| !n.starts_with("system."));
+        names.sort();
+        Ok(names)
+    }
+
+    async fn close(&self) {
+        if let Some(h) = self.purger.lock().ok().and_then(|mut p| p.take()) {
+            h.abort();
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The single writer: one thread owns the write connection, drains whatever
+//! writes are queued into one transaction (group commit), and acknowledges
+//! each request only after that transaction has committed. Every write gets
+//! the next store revision and an entry in the change log, in the same
+//! transaction.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, params, params_from_iter};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sql::SqlFilter;
+use crate::model::WriteOutcome;
+use crate::store::StoreError;
+
+/// Kinds recorded in the change log.
+pub const CHANGE_ADD: i64 = 1;
+pub const CHANGE_DELETE: i64 = 2;
+pub const CHANGE_UPDATE: i64 = 3;
+
+/// Rows deleted per statement by a batch delete.
+const DELETE_CHUNK: i64 = 500;
+
+/// A queued write.
+pub enum WriteOp {
+    Upsert {
+        ns: String,
+        key: String,
+        doc_json: String,
+        reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    },
+    DeleteMany {
+        filter: SqlFilter,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+}
+
+/// Writer configuration.
+pub struct WriterConfig {
+    pub max_batch: usize,
+    pub change_log_retain: u64,
+}
+
+/// Runs until every sender is dropped, then returns.
+pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterConfig) {
+    let mut rev: i64 = current_revision(&conn).unwrap_or(0);
+    let mut known_ns: HashSet<String> = HashSet::new();
+    let mut since_trim: u64 = 0;
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < cfg.max_batch {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let rev_before = rev;
+        let known_before = known_ns.clone();
+        let outcome = commit_batch(&mut conn, &mut batch, &mut rev, &mut known_ns);
+        match outcome {
+            Ok(results) => {
+                since_trim += batch.len() as u64;
+                for (op, res) in batch.into_iter().zip(results) {
+                    reply(op, res);
+                }
+                if since_trim >= 1000 {
+                    since_trim = 0;
+                    let floor = rev - cfg.change_log_retain as i64;
+                    if floor > 0
+                        && let Err(e) = conn.execute("DELETE FROM changes WHERE rev <= ?1", [floor])
+                    {
+                        tracing::warn!(error = %e, "trimming the change log failed");
+                    }
+                }
+            }
+            Err(e) => {
+                rev = rev_before;
+                known_ns = known_before;
+                tracing::error!(error = %e, writes = batch.len(), "group commit failed");
+                for op in batch {
+                    reply(
+                        op,
+                        Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Per-op result, erased to be sent back to its own reply channel.
+enum OpResult {
+    Upsert(Result<WriteOutcome, StoreError>),
+    Delete(Result<u64, StoreError>),
+}
+
+fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
+    match op {
+        WriteOp::Upsert { reply, .. } => {
+            let r = match res {
+                Ok(OpResult::Upsert(r)) => r,
+                Ok(OpResult::Delete(_)) => Err(StoreError::Internal("mismatched result".into())),
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(r);
+        }
+        WriteOp::DeleteMany { reply, .. } => {
+            let r = match res {
+                Ok(OpResult::Delete(r)) => r,
+                Ok(OpResult::Upsert(_)) => Err(StoreError::Internal("mismatched result".into())),
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(r);
+        }
+    }
+}
+
+fn current_revision(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(rev) FROM changes), 0), coalesce((SELECT max(rev) FROM docs), 0))",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Executes the batch in one transaction. An error of one write fails only
+/// that write; an error that dooms the transaction (commit, I/O) fails all.
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &mut [WriteOp],
+    rev: &mut i64,
+    known_ns: &mut HashSet<String>,
+) -> rusqlite::Result<Vec<Result<OpResult, StoreError>>> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut results = Vec::with_capacity(batch.len());
+    for op in batch.iter() {
+        let r = match op {
+            WriteOp::Upsert {
+                ns, key, doc_json, ..
+            } => {
+                if !known_ns.contains(ns) {
+                    if let Err(e) =
+                        conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])
+                    {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        return Err(e);
+                    }
+                    known_ns.insert(ns.clone());
+                }
+                match upsert(conn, ns, key, doc_json, *rev + 1) {
+                    Ok(outcome) => {
+                        *rev += 1;
+                        Ok(OpResult::Upsert(Ok(outcome)))
+                    }
+                    Err(Doomed(e)) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        return Err(e);
+                    }
+                }
+            }
+            WriteOp::DeleteMany { filter, .. } => {
+                conn.execute_batch("SAVEPOINT del")?;
+                match delete_many(conn, filter, rev) {
+                    Ok(n) => {
+                        conn.execute_batch("RELEASE del")?;
+                        Ok(OpResult::Delete(Ok(n)))
+                    }
+                    Err((e, rev_at_start)) => {
+                        *rev = rev_at_start;
+                        conn.execute_batch("ROLLBACK TO del; RELEASE del")?;
+                        Ok(OpResult::Delete(Err(StoreError::Internal(e.to_string()))))
+                    }
+                }
+            }
+        };
+        results.push(r);
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e);
+    }
+    Ok(results
+        .into_iter()
+        .map(|r: Result<OpResult, StoreError>| r)
+        .collect())
+}
+
+/// An upsert failure that leaves the transaction unusable.
+struct Doomed(rusqlite::Error);
+
+fn upsert(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+    doc_json: &str,
+    rev: i64,
+) -> Result<WriteOutcome, Doomed> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO docs(ns, key, rev, created_rev, doc) VALUES (?1, ?2, ?3, ?3, jsonb(?4)) \
+             ON CONFLICT(ns, key) DO UPDATE SET rev = excluded.rev, \
+               doc = jsonb_set(excluded.doc, '$._id', docs.doc -> '$._id', '$.createTime', docs.doc -> '$.createTime') \
+             RETURNING created_rev, doc",
+        )
+        .map_err(Doomed)?;
+    let (created_rev, doc): (i64, Vec<u8>) = stmt
+        .query_row(params![ns, key, rev, doc_json], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(Doomed)?;
+    let created = created_rev == rev;
+    let kind = if created { CHANGE_ADD } else { CHANGE_UPDATE };
+    conn.prepare_cached("INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut s| s.execute(params![rev, ns, kind, doc]))
+        .map_err(Doomed)?;
+    Ok(WriteOutcome {
+        created,
+        revision: Some(rev as u64),
+    })
+}
+
+/// Deletes in chunks so memory stays bounded; every deleted document goes
+/// to the change log. On error, returns the revision to restore.
+fn delete_many(
+    conn: &Connection,
+    filter: &SqlFilter,
+    rev: &mut i64,
+) -> Result<u64, (rusqlite::Error, i64)> {
+    let start = *rev;
+    let sql = format!(
+        "DELETE FROM docs WHERE ns = ?1 AND key IN (SELECT key FROM docs WHERE {} LIMIT {DELETE_CHUNK}) RETURNING doc",
+        filter.sql
+    );
+    let mut total = 0u64;
+    loop {
+        let deleted: Vec<Vec<u8>> = conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_map(params_from_iter(filter.params.iter()), |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<Vec<u8>>>>()
+            })
+            .map_err(|e| (e, start))?;
+        let n = deleted.len();
+        let ns = match filter.params.first() {
+            Some(rusqlite::types::Value::Text(s)) => s.clone(),
+            _ => String::new(),
+        };
+        for doc in deleted {
+            *rev += 1;
+            conn.prepare_cached("INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![*rev, ns, CHANGE_DELETE, doc]))
+                .map_err(|e| (e, start))?;
+        }
+        total += n as u64;
+        if (n as i64) < DELETE_CHUNK {
+            return Ok(total);
+        }
+    }
+}
