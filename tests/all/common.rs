@@ -1,0 +1,253 @@
+//! Test helpers: isolated stores per test (SQLite always, MongoDB when
+//! `BCS_STORAGE_TEST_MONGODB_URI` is set) and the real app around them.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::test;
+use bcs_storage::api::{HttpSettings, create_app};
+use bcs_storage::config::Settings;
+use bcs_storage::domain::{Service, SystemClock};
+use bcs_storage::store::{self, Store};
+use serde_json::Value;
+
+/// Environment variable naming the MongoDB test server.
+pub const MONGO_ENV: &str = "BCS_STORAGE_TEST_MONGODB_URI";
+
+/// Which backend a test store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mongo,
+}
+
+/// The backends to test: SQLite always, MongoDB when configured.
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var(MONGO_ENV).is_ok_and(|v| !v.is_empty()) {
+        b.push(Backend::Mongo);
+    }
+    b
+}
+
+/// A store of its own for one test; the SQLite directory lives as long as this.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub settings: Settings,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Default settings (no environment), adjusted by `f`.
+pub fn settings_with(f: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::load_from(None, Vec::new()).expect("shipped defaults load");
+    f(&mut s);
+    s
+}
+
+impl TestStore {
+    pub async fn new(backend: Backend) -> TestStore {
+        Self::with_settings(backend, |_| {}).await
+    }
+
+    pub async fn with_settings(backend: Backend, f: impl FnOnce(&mut Settings)) -> TestStore {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let unique = format!("t{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros() % 1_000_000_000);
+        let settings = settings_with(|s| {
+            s.storage.sqlite.path = dir.path().to_path_buf();
+            s.storage.sqlite.synchronous = bcs_storage::config::Synchronous::Normal;
+            s.storage.sqlite.read_connections = 2;
+            if backend == Backend::Mongo {
+                s.storage.backend = bcs_storage::config::Backend::Mongodb;
+                s.storage.mongodb.uri = std::env::var(MONGO_ENV).expect("mongo uri");
+                s.storage.mongodb.server_selection_timeout_ms = 5000;
+                let d = &mut s.storage.mongodb.databases;
+                d.dynamic = format!("{unique}_dynamic");
+                d.event = format!("{unique}_event");
+                d.alarm = format!("{unique}_alarm");
+                d.metric = format!("{unique}_metric");
+                d.watch = format!("{unique}_watch");
+            }
+            f(s);
+        });
+        let store = store::open(&settings).await.expect("store opens");
+        TestStore {
+            store,
+            settings,
+            backend,
+            _dir: dir,
+        }
+    }
+
+    pub fn service(&self) -> Service {
+        Service {
+            store: self.store.clone(),
+            clock: Arc::new(SystemClock),
+            limits: self.settings.query.clone(),
+        }
+    }
+}
+
+/// A reply read in full.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+    pub content_type: String,
+}
+
+impl Reply {
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap_or(-1)
+    }
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("")
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn result(&self) -> bool {
+        self.body["result"].as_bool().unwrap_or(false)
+    }
+    /// Asserts a success envelope.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.status, 200, "{}", self.raw);
+        assert!(self.result(), "{}", self.raw);
+        assert_eq!(self.code(), 0, "{}", self.raw);
+        assert_eq!(self.message(), "success", "{}", self.raw);
+        self
+    }
+    /// Asserts an error envelope with this status and code whose message
+    /// mentions `needle`.
+    #[track_caller]
+    pub fn assert_err(&self, status: u16, code: i64, needle: &str) -> &Self {
+        assert_eq!(self.status, status, "{}", self.raw);
+        assert!(!self.result(), "{}", self.raw);
+        assert_eq!(self.code(), code, "{}", self.raw);
+        assert!(
+            self.message().contains(needle),
+            "message {:?} should mention {needle:?}",
+            self.message()
+        );
+        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        self
+    }
+}
+
+/// The real application over a test store.
+pub struct TestApp {
+    pub store: TestStore,
+    app: Box<dyn AppCall>,
+}
+
+trait AppCall {
+    fn call<'a>(
+        &'a self,
+        req: actix_http::Request,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResponse> + 'a>>;
+}
+
+struct Wrapped<S>(S);
+
+impl<S, B> AppCall for Wrapped<S>
+where
+    S: actix_web::dev::Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    fn call<'a>(
+        &'a self,
+        req: actix_http::Request,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResponse> + 'a>> {
+        Box::pin(async move {
+            match self.0.call(req).await {
+                Ok(res) => res.map_into_boxed_body(),
+                Err(e) => panic!("service error escaped the app: {e}"),
+            }
+        })
+    }
+}
+
+pub const V1: &str = "/bcsstorage/v1";
+pub const V4: &str = "/bcsapi/v4/storage";
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_settings(backend, |_| {}).await
+    }
+
+    pub async fn with_settings(backend: Backend, f: impl FnOnce(&mut Settings)) -> TestApp {
+        let store = TestStore::with_settings(backend, f).await;
+        let http = HttpSettings {
+            max_body_bytes: store.settings.server.max_body_bytes,
+            always_http_200: store.settings.server.always_http_200,
+        };
+        let app = test::init_service(create_app(store.service(), http)).await;
+        TestApp {
+            store,
+            app: Box::new(Wrapped(app)),
+        }
+    }
+
+    /// Sends a request with an optional raw body.
+    pub async fn send(&self, method: &str, uri: &str, body: Option<&[u8]>) -> Reply {
+        let mut req = test::TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(uri);
+        if let Some(b) = body {
+            req = req.set_payload(b.to_vec());
+        }
+        let res = self.app.call(req.to_request()).await;
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = test::read_body(res).await;
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            raw,
+            content_type,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send("GET", uri, None).await
+    }
+    pub async fn put_json(&self, uri: &str, body: &Value) -> Reply {
+        self.send("PUT", uri, Some(body.to_string().as_bytes())).await
+    }
+    pub async fn delete(&self, uri: &str) -> Reply {
+        self.send("DELETE", uri, None).await
+    }
+}
+
+/// `/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/{c}/namespaces/{ns}`
+pub fn ns_base(cluster: &str, ns: &str) -> String {
+    format!("{V4}/k8s/dynamic/namespace_resources/clusters/{cluster}/namespaces/{ns}")
+}
+
+/// `/bcsapi/v4/storage/k8s/dynamic/cluster_resources/clusters/{c}`
+pub fn cluster_base(cluster: &str) -> String {
+    format!("{V4}/k8s/dynamic/cluster_resources/clusters/{cluster}")
+}
+
+/// Standard base64 of a JSON value (for `extra`), percent-encoded.
+pub fn extra(v: &Value) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(v.to_string());
+    form_urlencoded::byte_serialize(b.as_bytes()).collect()
+}

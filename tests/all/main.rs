@@ -1,0 +1,8 @@
+//! All integration tests, as modules of one binary (one link, shared helpers).
+
+mod common;
+mod conformance;
+mod crash;
+mod http_dynamic;
+mod http_errors;
+mod props;
