@@ -6,6 +6,18 @@ use serde_json::{Map, Value};
 use super::escape::unescape_map;
 use crate::model::{Document, instant_of, render_instant};
 
+/// Top-level fields in the order clients see them; others follow as stored.
+const ORDER: &[&str] = &[
+    "_id",
+    "clusterId",
+    "namespace",
+    "resourceType",
+    "resourceName",
+    "data",
+    "createTime",
+    "updateTime",
+];
+
 /// Turns a stored document into its wire form.
 pub fn render(mut doc: Document) -> Map<String, Value> {
     doc.remove("_isBcsObjectDeleted");
@@ -13,7 +25,18 @@ pub fn render(mut doc: Document) -> Map<String, Value> {
     for v in doc.values_mut() {
         render_instants(v);
     }
-    doc
+    let in_order = doc.keys().zip(ORDER).all(|(k, o)| k == o);
+    if in_order {
+        return doc;
+    }
+    let mut out = Map::with_capacity(doc.len());
+    for key in ORDER {
+        if let Some((k, v)) = doc.remove_entry(*key) {
+            out.insert(k, v);
+        }
+    }
+    out.append(&mut doc);
+    out
 }
 
 fn render_instants(v: &mut Value) {
@@ -32,6 +55,16 @@ fn render_instants(v: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn top_level_fields_come_in_canonical_order() {
+        let Value::Object(d) = json!({"data": 1, "resourceName": "r", "_id": "x", "extraField": 2})
+        else {
+            unreachable!()
+        };
+        let keys: Vec<String> = render(d).keys().cloned().collect();
+        assert_eq!(keys, ["_id", "resourceName", "data", "extraField"]);
+    }
 
     #[test]
     fn renders_times_restores_keys_and_hides_the_flag() {

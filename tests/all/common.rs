@@ -59,7 +59,11 @@ impl TestStore {
     pub async fn with_settings(backend: Backend, f: impl FnOnce(&mut Settings)) -> TestStore {
         let dir = tempfile::tempdir().expect("tempdir");
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let unique = format!("t{}_{}_{n}", std::process::id(), chrono::Utc::now().timestamp_micros() % 1_000_000_000);
+        let unique = format!(
+            "t{}_{}_{n}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros() % 1_000_000_000
+        );
         let settings = settings_with(|s| {
             s.storage.sqlite.path = dir.path().to_path_buf();
             s.storage.sqlite.synchronous = bcs_storage::config::Synchronous::Normal;
@@ -138,7 +142,11 @@ impl Reply {
             "message {:?} should mention {needle:?}",
             self.message()
         );
-        assert!(self.content_type.starts_with("application/json"), "{}", self.content_type);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
         self
     }
 }
@@ -160,7 +168,11 @@ struct Wrapped<S>(S);
 
 impl<S, B> AppCall for Wrapped<S>
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
     B: MessageBody + 'static,
 {
     fn call<'a>(
@@ -228,7 +240,8 @@ impl TestApp {
         self.send("GET", uri, None).await
     }
     pub async fn put_json(&self, uri: &str, body: &Value) -> Reply {
-        self.send("PUT", uri, Some(body.to_string().as_bytes())).await
+        self.send("PUT", uri, Some(body.to_string().as_bytes()))
+            .await
     }
     pub async fn delete(&self, uri: &str) -> Reply {
         self.send("DELETE", uri, None).await

@@ -1,1 +1,535 @@
-//! placeholder
+//! Store conformance: every backend behaves the same through the `Store`
+//! trait. Runs on SQLite always and on MongoDB when `BCS_STORAGE_TEST_MONGODB_URI`
+//! is set.
+
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+
+use bcs_storage::domain::dynamic::DYNAMIC_KEY;
+use bcs_storage::model::{
+    Bound, Database, Direction, Document, Filter, Namespace, Projection, Query, RangeOp, Sort,
+    date_millis,
+};
+use bcs_storage::store::Store;
+
+use crate::common::{TestStore, backends};
+
+fn ns(collection: &str) -> Namespace {
+    Namespace {
+        database: Database::Dynamic,
+        collection: collection.to_owned(),
+        key_fields: DYNAMIC_KEY,
+    }
+}
+
+fn doc(v: Value) -> Document {
+    match v {
+        Value::Object(m) => m,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// A dynamic document as the domain writes it.
+fn resource(cluster: &str, namespace: Option<&str>, name: &str, data: Value, t: i64) -> Document {
+    let mut d = doc(json!({"_id": bson::oid::ObjectId::new().to_hex(), "clusterId": cluster}));
+    if let Some(n) = namespace {
+        d.insert("namespace".into(), json!(n));
+    }
+    d.insert("resourceType".into(), json!("Pod"));
+    d.insert("resourceName".into(), json!(name));
+    d.insert("data".into(), data);
+    d.insert("createTime".into(), date_millis(t));
+    d.insert("updateTime".into(), date_millis(t));
+    d
+}
+
+async fn find(store: &dyn Store, ns: &Namespace, q: &Query) -> Vec<Document> {
+    store
+        .find(ns, q)
+        .await
+        .expect("find starts")
+        .try_collect()
+        .await
+        .expect("find completes")
+}
+
+async fn names(store: &dyn Store, ns: &Namespace, filter: Filter) -> Vec<String> {
+    find(store, ns, &Query::new(filter))
+        .await
+        .iter()
+        .map(|d| d["resourceName"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn upsert_keeps_create_time_and_id_and_replaces_data() {
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let pods = ns("Pod");
+        let first = s
+            .upsert(
+                &pods,
+                resource("c1", Some("n1"), "p1", json!({"a": 1, "old": true}), 1_000),
+            )
+            .await
+            .expect("first upsert");
+        assert!(first.created, "{b:?}");
+        let before = find(s, &pods, &Query::new(Filter::all())).await;
+        let second = s
+            .upsert(
+                &pods,
+                resource("c1", Some("n1"), "p1", json!({"a": 2}), 5_000),
+            )
+            .await
+            .expect("second upsert");
+        assert!(!second.created, "{b:?}");
+        let after = find(s, &pods, &Query::new(Filter::all())).await;
+        assert_eq!(after.len(), 1, "{b:?}: one document per key");
+        assert_eq!(after[0]["_id"], before[0]["_id"], "{b:?}: _id kept");
+        assert_eq!(
+            after[0]["createTime"],
+            date_millis(1_000),
+            "{b:?}: createTime kept"
+        );
+        assert_eq!(
+            after[0]["updateTime"],
+            date_millis(5_000),
+            "{b:?}: updateTime bumped"
+        );
+        assert_eq!(
+            after[0]["data"],
+            json!({"a": 2}),
+            "{b:?}: data replaced wholesale"
+        );
+        assert!(!after[0].contains_key("_isBcsObjectDeleted"), "{b:?}");
+        if let (Some(r1), Some(r2)) = (first.revision, second.revision) {
+            assert!(r2 > r1, "{b:?}: revisions increase");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn cluster_scoped_and_namespaced_documents_have_distinct_keys() {
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let pods = ns("Pod");
+        s.upsert(&pods, resource("c1", None, "x", json!(1), 1))
+            .await
+            .expect("cluster doc");
+        s.upsert(&pods, resource("c1", Some("n1"), "x", json!(2), 1))
+            .await
+            .expect("ns doc");
+        s.upsert(&pods, resource("c1", None, "x", json!(3), 2))
+            .await
+            .expect("cluster doc again");
+        let all = find(s, &pods, &Query::new(Filter::all())).await;
+        assert_eq!(all.len(), 2, "{b:?}");
+        // Natural order: the cluster-scoped document (no namespace) first.
+        assert!(!all[0].contains_key("namespace"), "{b:?}: {all:?}");
+        assert_eq!(all[0]["data"], json!(3), "{b:?}");
+        assert_eq!(all[1]["data"], json!(2), "{b:?}");
+        let only_cluster = Filter::and([
+            Filter::Eq("clusterId".into(), json!("c1")),
+            Filter::Eq("namespace".into(), Value::Null),
+            Filter::Eq("resourceName".into(), json!("x")),
+        ]);
+        let found = find(s, &pods, &Query::new(only_cluster)).await;
+        assert_eq!(found.len(), 1, "{b:?}");
+        assert_eq!(found[0]["data"], json!(3), "{b:?}");
+    }
+}
+
+/// A fixed data set for filter semantics.
+async fn seed_filters(s: &dyn Store, pods: &Namespace) {
+    let rows = [
+        (
+            "a",
+            json!({"phase": "Running", "n": 3, "ok": true, "containers": [{"image": "nginx", "port": 80}, {"image": "redis"}], "tags": ["x", "y"], "t": "2017-10-16T07:34:52Z"}),
+        ),
+        (
+            "b",
+            json!({"phase": "Pending", "n": 3.0, "ok": false, "containers": [{"image": "mysql"}], "tags": [], "nested": {"v": [5, 6]}}),
+        ),
+        (
+            "c",
+            json!({"phase": "Running", "n": "3", "ok": 1, "containers": "none", "nested": {"v": 7}}),
+        ),
+        (
+            "d",
+            json!({"phase": null, "n": 10, "labels": {"app．kubernetes．io/name": "web"}}),
+        ),
+        (
+            "e",
+            json!({"n": -1.5, "arr": [[1, 2], 3], "containers": [{"image": "nginx"}]}),
+        ),
+    ];
+    for (i, (name, data)) in rows.into_iter().enumerate() {
+        s.upsert(
+            pods,
+            resource("c1", Some("n1"), name, data, 1_000 * (i as i64 + 1)),
+        )
+        .await
+        .expect("seed");
+    }
+}
+
+#[actix_web::test]
+async fn every_filter_node_agrees_with_the_reference_evaluator() {
+    let eq = |p: &str, v: Value| Filter::Eq(p.into(), v);
+    let range = |p: &str, op, b| Filter::Range(p.into(), op, b);
+    let cases: Vec<(Filter, Vec<&str>)> = vec![
+        (eq("data.phase", json!("Running")), vec!["a", "c"]),
+        (eq("data.n", json!(3)), vec!["a", "b"]),
+        (eq("data.n", json!("3")), vec!["c"]),
+        (eq("data.ok", json!(true)), vec!["a"]),
+        (eq("data.ok", json!(1)), vec!["c"]),
+        (eq("data.phase", Value::Null), vec!["d", "e"]),
+        (eq("data.containers.image", json!("nginx")), vec!["a", "e"]),
+        (eq("data.containers.0.image", json!("mysql")), vec!["b"]),
+        (eq("data.tags", json!("y")), vec!["a"]),
+        (eq("data.tags", json!(["x", "y"])), vec!["a"]),
+        (eq("data.nested.v", json!(6)), vec!["b"]),
+        (
+            eq("data.labels.app．kubernetes．io/name", json!("web")),
+            vec!["d"],
+        ),
+        (eq("data.arr", json!([1, 2])), vec!["e"]),
+        (
+            Filter::In("data.phase".into(), vec![json!("Pending"), json!("nope")]),
+            vec!["b"],
+        ),
+        (
+            Filter::In("data.n".into(), vec![json!(10), json!("3")]),
+            vec!["c", "d"],
+        ),
+        (
+            range("data.n", RangeOp::Gt, Bound::Number(3.into())),
+            vec!["d"],
+        ),
+        (
+            range("data.n", RangeOp::Gte, Bound::Number(3.into())),
+            vec!["a", "b", "d"],
+        ),
+        (
+            range("data.n", RangeOp::Lt, Bound::Number(0.into())),
+            vec!["e"],
+        ),
+        (
+            range("data.phase", RangeOp::Lt, Bound::String("Q".into())),
+            vec!["b"],
+        ),
+        (
+            range("data.nested.v", RangeOp::Gt, Bound::Number(5.into())),
+            vec!["b", "c"],
+        ),
+        (
+            range(
+                "data.containers.port",
+                RangeOp::Lte,
+                Bound::Number(80.into()),
+            ),
+            vec!["a"],
+        ),
+        (
+            range("updateTime", RangeOp::Gt, Bound::Instant(2_000)),
+            vec!["c", "d", "e"],
+        ),
+        (
+            range("updateTime", RangeOp::Lte, Bound::Instant(2_000)),
+            vec!["a", "b"],
+        ),
+        (Filter::Exists("data.nested".into(), true), vec!["b", "c"]),
+        (
+            Filter::Exists("data.containers.image".into(), true),
+            vec!["a", "b", "e"],
+        ),
+        (Filter::Exists("data.phase".into(), false), vec!["e"]),
+        (
+            Filter::Contains("data.phase".into(), "unn".into()),
+            vec!["a", "c"],
+        ),
+        (
+            Filter::Contains("data.containers.image".into(), "ngi".into()),
+            vec!["a", "e"],
+        ),
+        (Filter::Contains("data.tags".into(), "x".into()), vec!["a"]),
+        (
+            Filter::Not(Box::new(eq("data.phase", json!("Running")))),
+            vec!["b", "d", "e"],
+        ),
+        (
+            Filter::Not(Box::new(Filter::In(
+                "data.phase".into(),
+                vec![json!("Running")],
+            ))),
+            vec!["b", "d", "e"],
+        ),
+        (
+            Filter::Not(Box::new(range(
+                "data.n",
+                RangeOp::Gt,
+                Bound::Number(0.into()),
+            ))),
+            vec!["c", "e"],
+        ),
+        (
+            Filter::Or(vec![
+                eq("resourceName", json!("a")),
+                eq("data.n", json!(10)),
+            ]),
+            vec!["a", "d"],
+        ),
+        (Filter::Or(vec![]), vec![]),
+        (Filter::all(), vec!["a", "b", "c", "d", "e"]),
+        (
+            Filter::and([
+                eq("data.phase", json!("Running")),
+                Filter::Not(Box::new(eq("data.n", json!("3")))),
+            ]),
+            vec!["a"],
+        ),
+    ];
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let pods = ns("Pod");
+        seed_filters(s, &pods).await;
+        let all = find(s, &pods, &Query::new(Filter::all())).await;
+        for (filter, expected) in &cases {
+            let got = names(s, &pods, filter.clone()).await;
+            assert_eq!(&got, expected, "{b:?}: {filter:?}");
+            // The reference evaluator agrees with the hand-written expectation.
+            let oracle: Vec<&str> = all
+                .iter()
+                .filter(|d| filter.matches(&Value::Object((*d).clone())))
+                .map(|d| d["resourceName"].as_str().unwrap_or("?"))
+                .collect();
+            assert_eq!(&oracle, expected, "evaluator: {filter:?}");
+            let n = s.count(&pods, filter).await.expect("count");
+            assert_eq!(n as usize, expected.len(), "{b:?}: count of {filter:?}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn projection_paging_and_sort() {
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let pods = ns("Pod");
+        for (i, name) in ["p3", "p1", "p5", "p2", "p4"].into_iter().enumerate() {
+            let data =
+                json!({"meta": {"name": name, "uid": i}, "c": [{"image": "i", "x": 1}, {"x": 2}]});
+            s.upsert(&pods, resource("c1", Some("n1"), name, data, i as i64))
+                .await
+                .expect("put");
+        }
+        s.upsert(&pods, resource("c0", Some("n9"), "z", json!({}), 9))
+            .await
+            .expect("put");
+        // Natural key order across clusters, then paging without gaps or repeats.
+        let mut paged = Vec::new();
+        for skip in [0u64, 2, 4] {
+            let mut q = Query::new(Filter::all());
+            q.skip = skip;
+            q.limit = Some(2);
+            paged.extend(
+                find(s, &pods, &q)
+                    .await
+                    .into_iter()
+                    .map(|d| d["resourceName"].clone()),
+            );
+        }
+        assert_eq!(
+            paged,
+            vec![
+                json!("z"),
+                json!("p1"),
+                json!("p2"),
+                json!("p3"),
+                json!("p4"),
+                json!("p5")
+            ],
+            "{b:?}"
+        );
+        // Projection keeps _id, collapses overlaps and goes through arrays.
+        let mut q = Query::new(Filter::Eq("resourceName".into(), json!("p1")));
+        q.projection = Some(Projection::new([
+            "data.meta.name",
+            "data.c.image",
+            "resourceName",
+        ]));
+        let got = find(s, &pods, &q).await;
+        let mut d = got[0].clone();
+        assert!(d.remove("_id").is_some(), "{b:?}");
+        assert_eq!(
+            Value::Object(d),
+            json!({"resourceName": "p1", "data": {"meta": {"name": "p1"}, "c": [{"image": "i"}, {}]}}),
+            "{b:?}"
+        );
+        let mut q = Query::new(Filter::Eq("resourceName".into(), json!("p1")));
+        q.projection = Some(Projection::new(["data", "data.meta"]));
+        let got = find(s, &pods, &q).await;
+        assert_eq!(
+            got[0]["data"]["c"][1],
+            json!({"x": 2}),
+            "{b:?}: the wider path wins"
+        );
+        // Sort by a field, descending, ties by natural key.
+        let mut q = Query::new(Filter::Eq("clusterId".into(), json!("c1")));
+        q.sort = Sort::Fields(vec![("updateTime".into(), Direction::Desc)]);
+        let order: Vec<Value> = find(s, &pods, &q)
+            .await
+            .into_iter()
+            .map(|d| d["resourceName"].clone())
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                json!("p4"),
+                json!("p2"),
+                json!("p5"),
+                json!("p1"),
+                json!("p3")
+            ],
+            "{b:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn batch_deletes_remove_exactly_the_matches() {
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let pods = ns("Pod");
+        for i in 0..12 {
+            let namespace = if i % 3 == 0 { "a" } else { "b" };
+            s.upsert(
+                &pods,
+                resource(
+                    "c1",
+                    Some(namespace),
+                    &format!("p{i:02}"),
+                    json!({"i": i}),
+                    i,
+                ),
+            )
+            .await
+            .expect("put");
+        }
+        let in_a = Filter::Eq("namespace".into(), json!("a"));
+        assert_eq!(
+            s.delete_many(&pods, &in_a).await.expect("delete"),
+            4,
+            "{b:?}"
+        );
+        assert_eq!(
+            s.delete_many(&pods, &in_a).await.expect("delete again"),
+            0,
+            "{b:?}: idempotent"
+        );
+        assert_eq!(
+            s.count(&pods, &Filter::all()).await.expect("count"),
+            8,
+            "{b:?}"
+        );
+        let window = Filter::and([
+            Filter::Range("updateTime".into(), RangeOp::Gt, Bound::Instant(4)),
+            Filter::Range("updateTime".into(), RangeOp::Lt, Bound::Instant(8)),
+        ]);
+        // p05, p07 (p06 was in namespace a).
+        assert_eq!(
+            s.delete_many(&pods, &window).await.expect("window"),
+            2,
+            "{b:?}"
+        );
+        let left = names(s, &pods, Filter::all()).await;
+        assert_eq!(left, ["p01", "p02", "p04", "p08", "p10", "p11"], "{b:?}");
+        // A deleted key can be written again as a new document.
+        let again = s
+            .upsert(
+                &pods,
+                resource("c1", Some("a"), "p00", json!({"back": true}), 100),
+            )
+            .await
+            .expect("re-put");
+        assert!(again.created, "{b:?}");
+        let got = find(
+            s,
+            &pods,
+            &Query::new(Filter::Eq("resourceName".into(), json!("p00"))),
+        )
+        .await;
+        assert_eq!(got.len(), 1, "{b:?}");
+        assert_eq!(
+            got[0]["createTime"],
+            date_millis(100),
+            "{b:?}: fresh createTime"
+        );
+        // A large delete crosses the chunk size of the embedded store.
+        let many = ns("Many");
+        for i in 0..(if b == crate::common::Backend::Sqlite {
+            1200
+        } else {
+            30
+        }) {
+            s.upsert(
+                &many,
+                resource("c9", Some("x"), &format!("m{i}"), json!(i), 1),
+            )
+            .await
+            .expect("put");
+        }
+        let n = s.count(&many, &Filter::all()).await.expect("count");
+        assert_eq!(
+            s.delete_many(&many, &Filter::all())
+                .await
+                .expect("delete all"),
+            n,
+            "{b:?}"
+        );
+        assert_eq!(
+            s.count(&many, &Filter::all()).await.expect("count"),
+            0,
+            "{b:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn collections_are_listed_and_escaped_keys_round_trip() {
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        for c in ["Pod", "Deployment", "application"] {
+            s.upsert(
+                &ns(c),
+                resource("c1", Some("n"), "x", json!({"k．e＄y": "v.a$l"}), 1),
+            )
+            .await
+            .expect("put");
+        }
+        let mut cols = s.list_collections(Database::Dynamic).await.expect("list");
+        cols.sort();
+        assert_eq!(cols, ["Deployment", "Pod", "application"], "{b:?}");
+        assert!(
+            s.list_collections(Database::Metric)
+                .await
+                .expect("list")
+                .is_empty(),
+            "{b:?}"
+        );
+        let got = find(
+            s,
+            &ns("Pod"),
+            &Query::new(Filter::Eq("data.k．e＄y".into(), json!("v.a$l"))),
+        )
+        .await;
+        assert_eq!(got.len(), 1, "{b:?}");
+        assert_eq!(got[0]["data"], json!({"k．e＄y": "v.a$l"}), "{b:?}");
+        s.ping().await.expect("ping");
+    }
+}

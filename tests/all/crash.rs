@@ -1,1 +1,181 @@
-//! placeholder
+//! Durability: a real server process under a stream of PUTs is killed with
+//! SIGKILL; restarted on the same SQLite directory, it has every write it
+//! acknowledged.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
+        .arg("serve")
+        .env("BCS_STORAGE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("BCS_STORAGE__STORAGE__SQLITE__PATH", dir)
+        .env("BCS_STORAGE__STORAGE__SQLITE__SYNCHRONOUS", "full")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if request(port, "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200) {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not become healthy");
+}
+
+/// One request on its own connection; returns (status, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut reader = BufReader::new(s);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut chunked = false;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if line.to_ascii_lowercase().starts_with("transfer-encoding:") && line.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let mut raw = Vec::new();
+    reader.read_to_end(&mut raw)?;
+    let bytes = if chunked { dechunk(&raw) } else { raw };
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&raw[..pos]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = pos + 2;
+        let end = (start + size).min(raw.len());
+        out.extend_from_slice(&raw[start..end]);
+        raw = raw.get(end + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+const BASE: &str =
+    "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/CRASH/namespaces/ns";
+
+#[test]
+fn sigkill_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let port = server.port;
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let acked = acked.clone();
+        let stop = stop.clone();
+        writers.push(std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let name = format!("w{w}-{i:06}");
+                let body = format!(r#"{{"data":{{"metadata":{{"name":"{name}"}},"seq":{i}}}}}"#);
+                match request(port, "PUT", &format!("{BASE}/Pod/{name}"), Some(&body)) {
+                    Ok((200, reply)) if reply.contains(r#""result":true"#) => {
+                        acked.lock().expect("lock").insert(name);
+                    }
+                    // The server died mid-request: that write was never acknowledged.
+                    _ => {}
+                }
+                i += 1;
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().expect("lock").len() < 300 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server); // SIGKILL while the writers are still sending
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer thread");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(
+        acked.len() >= 300,
+        "too few writes acknowledged before the kill: {}",
+        acked.len()
+    );
+
+    let server = start(dir.path());
+    let (status, body) = request(
+        server.port,
+        "GET",
+        &format!("{BASE}/Pod?field=resourceName&limit=50000"),
+        None,
+    )
+    .expect("list after restart");
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("list reply is JSON");
+    let stored: BTreeSet<String> = reply["data"]
+        .as_array()
+        .expect("data array")
+        .iter()
+        .filter_map(|d| d["resourceName"].as_str().map(str::to_owned))
+        .collect();
+    let lost: Vec<&String> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        lost.iter().take(5).collect::<Vec<_>>()
+    );
+}

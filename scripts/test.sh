@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: SQLite always, and the MongoDB half against
+# SecantusDB (a MongoDB-wire-compatible test server from PyPI) started here on
+# a free 127.0.0.1 port and stopped on exit, even on failure.
+#
+#   scripts/test.sh                  # everything
+#   BCS_STORAGE_TEST_MONGODB_URI=mongodb://host:port/?directConnection=true scripts/test.sh
+#                                    # use a MongoDB you run yourself
+#   BCS_STORAGE_TEST_MONGODB=skip scripts/test.sh   # SQLite only
+# Extra arguments go to `cargo test` (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT INT TERM
+
+if [ "${BCS_STORAGE_TEST_MONGODB:-}" != "skip" ] && [ -z "${BCS_STORAGE_TEST_MONGODB_URI:-}" ]; then
+  venv="target/secantus-venv"
+  if [ ! -x "$venv/bin/secantusd-py" ]; then
+    echo "== installing SecantusDB into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --pre 'SecantusDB==0.7.0b3'
+  fi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path :memory: \
+    > target/secantus.log 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "SecantusDB exited at start:"; cat target/secantus.log; exit 1
+    fi
+    sleep 0.2
+  done
+  export BCS_STORAGE_TEST_MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true"
+  echo "== SecantusDB on 127.0.0.1:$port (pid $server_pid)"
+fi
+
+if [ -n "${BCS_STORAGE_TEST_MONGODB_URI:-}" ]; then
+  echo "== running the suite on SQLite and MongoDB ($BCS_STORAGE_TEST_MONGODB_URI)"
+else
+  echo "== running the suite on SQLite only"
+fi
+cargo test --locked "$@"
