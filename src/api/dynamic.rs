@@ -10,15 +10,23 @@ use crate::domain::Service;
 use crate::domain::dynamic::{self, ResourcePath};
 use crate::domain::params::RawParams;
 
-const NS_ONE: &str = "/{env:k8s|mesos}/dynamic/namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}";
-const NS_LIST: &str = "/{env:k8s|mesos}/dynamic/namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}";
+const NS_ONE: &str = "/dynamic/namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}";
+const NS_LIST: &str =
+    "/dynamic/namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}";
 const CL_ONE: &str =
-    "/{env:k8s|mesos}/dynamic/cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}";
-const CL_LIST: &str =
-    "/{env:k8s|mesos}/dynamic/cluster_resources/clusters/{clusterId}/{resourceType}";
-const ALL_LIST: &str = "/{env:k8s|mesos}/dynamic/all_resources/clusters/{clusterId}/{resourceType}";
+    "/dynamic/cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}";
+const CL_LIST: &str = "/dynamic/cluster_resources/clusters/{clusterId}/{resourceType}";
+const ALL_LIST: &str = "/dynamic/all_resources/clusters/{clusterId}/{resourceType}";
 
+/// Both environments get literal routes: a regex segment would be evaluated
+/// for every route on every request.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    for env in ["/k8s", "/mesos"] {
+        cfg.service(web::scope(env).configure(configure_env));
+    }
+}
+
+fn configure_env(cfg: &mut web::ServiceConfig) {
     for one in [NS_ONE, CL_ONE] {
         cfg.service(
             web::resource(one)

@@ -21,10 +21,12 @@ const ORDER: &[&str] = &[
 /// Turns a stored document into its wire form.
 pub fn render(mut doc: Document) -> Map<String, Value> {
     doc.remove("_isBcsObjectDeleted");
-    unescape_map(&mut doc);
+    // Instants first: a client's own `$date` key is stored as `＄date` and
+    // only becomes `$date` again when keys are restored below.
     for v in doc.values_mut() {
         render_instants(v);
     }
+    unescape_map(&mut doc);
     let in_order = doc.keys().zip(ORDER).all(|(k, o)| k == o);
     if in_order {
         return doc;

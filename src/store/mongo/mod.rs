@@ -309,7 +309,7 @@ impl Store for MongoStore {
         }
         sort.insert("_id", 1);
         opts.sort = Some(sort);
-        opts.skip = Some(query.skip);
+        opts.skip = Some(query.skip.min(i64::MAX as u64));
         opts.limit = query.limit.map(|l| l.min(i64::MAX as u64) as i64);
         let cursor = coll
             .find(Self::live(&query.filter))

@@ -1,5 +1,5 @@
 //! The embedded default store: one SQLite file in WAL mode, documents as
-//! JSONB in a table clustered by (namespace, natural key), one group-commit
+//! JSONB in append order with a unique (namespace, natural key) index, one group-commit
 //! writer thread and a pool of read connections used off the async workers.
 
 mod sql;
@@ -27,13 +27,14 @@ pub const DB_FILE: &str = "bcs-storage.db";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY,
     ns TEXT NOT NULL,
     key TEXT NOT NULL,
     rev INTEGER NOT NULL,
     created_rev INTEGER NOT NULL,
-    doc BLOB NOT NULL,
-    PRIMARY KEY (ns, key)
-) WITHOUT ROWID;
+    doc BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS docs_key ON docs (ns, key);
 CREATE TABLE IF NOT EXISTS changes (
     rev INTEGER PRIMARY KEY,
     ns TEXT NOT NULL,

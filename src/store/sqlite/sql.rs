@@ -14,6 +14,9 @@ use crate::model::{Bound, Direction, Filter, Namespace, RangeOp, Sort};
 /// Separator of natural key components in the `key` column.
 pub const KEY_SEP: char = '\u{1}';
 
+/// Parameters one statement may bind (SQLite allows 32766).
+const MAX_PARAMS: usize = 30_000;
+
 /// A SQL condition with its positional parameters.
 #[derive(Debug, Default, Clone)]
 pub struct SqlFilter {
@@ -50,7 +53,12 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
     let mut out = SqlFilter::default();
     let p = out.param(SqlValue::Text(ns_name.to_owned()));
     let mut sql = format!("ns = {p}");
-    if let Some(range) = key_range(ns, filter) {
+    let range = key_range(ns, filter);
+    let range_fields = range.as_ref().map_or(0, |r| match r {
+        KeyRange::Exact(_) => ns.key_fields.len(),
+        KeyRange::Prefix(p) => p.matches(KEY_SEP).count() + 1,
+    });
+    if let Some(range) = range {
         match range {
             KeyRange::Exact(k) => {
                 let p = out.param(SqlValue::Text(k));
@@ -63,7 +71,27 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
             }
         }
     }
-    let cond = translate(filter, &mut out);
+    // Conditions the key range already guarantees are not evaluated again.
+    let residual = match (&range_fields, filter) {
+        (0, _) => filter.clone(),
+        (n, Filter::And(parts)) => Filter::And(
+            parts
+                .iter()
+                .filter(|p| !covered_by_key(ns, *n, p))
+                .cloned()
+                .collect(),
+        ),
+        (n, other) if covered_by_key(ns, *n, other) => Filter::all(),
+        (_, other) => other.clone(),
+    };
+    let before = out.params.len();
+    let mut cond = translate(&residual, &mut out);
+    if out.params.len() > MAX_PARAMS {
+        // Too many values for SQLite's parameter limit: one parameter holding
+        // the whole filter, decided by the evaluator.
+        out.params.truncate(before);
+        cond = evaluator(&residual, &mut out);
+    }
     if cond != "1" {
         sql.push_str(" AND ");
         sql.push_str(&cond);
@@ -95,6 +123,17 @@ pub fn order_by(sort: &Sort) -> String {
             parts.push("key".to_owned());
             format!("ORDER BY {}", parts.join(", "))
         }
+    }
+}
+
+/// Whether `f` is a string equality on one of the first `n` key fields, which
+/// the key range implies (the key is built from those fields).
+fn covered_by_key(ns: &Namespace, n: usize, f: &Filter) -> bool {
+    match f {
+        Filter::Eq(p, Value::String(s)) => {
+            ns.key_fields[..n].contains(&p.as_str()) && !s.is_empty() && !s.contains(KEY_SEP)
+        }
+        _ => false,
     }
 }
 
@@ -138,7 +177,8 @@ fn key_range(ns: &Namespace, filter: &Filter) -> Option<KeyRange> {
 fn json_path(path: &str) -> Option<String> {
     let mut out = String::from("$");
     for comp in path.split('.') {
-        if comp.contains('"') {
+        // SQLite's path syntax has no escapes: such keys go to the evaluator.
+        if comp.contains(['"', '\\']) {
             return None;
         }
         let plain = !comp.is_empty()

@@ -228,7 +228,7 @@ fn delete_many(
 ) -> Result<u64, (rusqlite::Error, i64)> {
     let start = *rev;
     let sql = format!(
-        "DELETE FROM docs WHERE ns = ?1 AND key IN (SELECT key FROM docs WHERE {} LIMIT {DELETE_CHUNK}) RETURNING doc",
+        "DELETE FROM docs WHERE id IN (SELECT id FROM docs WHERE {} LIMIT {DELETE_CHUNK}) RETURNING doc",
         filter.sql
     );
     let mut total = 0u64;
