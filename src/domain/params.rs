@@ -112,7 +112,10 @@ impl ListParams {
         let projection = parse_field(raw)?;
         let skip = parse_u64(raw, "offset")?.unwrap_or(0);
         if skip > i64::MAX as u64 {
-            return Err(DomainError::param("offset", format!("must not exceed {}", i64::MAX)));
+            return Err(DomainError::param(
+                "offset",
+                format!("must not exceed {}", i64::MAX),
+            ));
         }
         let limit = match parse_u64(raw, "limit")? {
             None | Some(0) => limits.default_limit,
