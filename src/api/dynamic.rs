@@ -79,7 +79,7 @@ async fn get_resource(
     let doc = dynamic::get_one(&svc, &path.into_inner().into(), &raw)
         .await
         .map_err(|e| ApiError::from_domain(Op::Get, e))?;
-    Ok(envelope::ok(&doc))
+    Ok(envelope::ok_json_text(&doc))
 }
 
 async fn put_resource(

@@ -57,19 +57,36 @@ pub fn ok_with<T: Serialize>(data: &T, extra: &Map<String, Value>) -> HttpRespon
     reply(StatusCode::OK, true, 0, "success", data, Some(extra))
 }
 
-/// A success whose `data` array is streamed as the items arrive. An error
-/// after the first byte can only end the connection (the reply is then
-/// visibly truncated); it is logged.
+/// Success whose `data` is JSON text already in wire form.
+pub fn ok_json_text(data: &str) -> HttpResponse {
+    const HEAD: &[u8] = br#"{"result":true,"code":0,"message":"success","data":"#;
+    let mut body = Vec::with_capacity(HEAD.len() + data.len() + 1);
+    body.extend_from_slice(HEAD);
+    body.extend_from_slice(data.as_bytes());
+    body.push(b'}');
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body)
+}
+
+/// A success whose `data` array is streamed as the items (JSON text in wire
+/// form) arrive. An error after the first byte can only end the connection
+/// (the reply is then visibly truncated); it is logged.
 pub fn ok_stream<S>(items: S) -> HttpResponse
 where
-    S: Stream<Item = Result<Map<String, Value>, DomainError>> + Send + 'static,
+    S: Stream<Item = Result<String, DomainError>> + Send + 'static,
 {
     let head = Bytes::from_static(br#"{"result":true,"code":0,"message":"success","data":["#);
     let mut first = true;
     let body = items.ready_chunks(64).map(move |chunk| {
-        let mut buf = Vec::with_capacity(chunk.len() * 2048);
+        let mut buf = Vec::with_capacity(
+            chunk
+                .iter()
+                .map(|i| i.as_ref().map_or(0, |t| t.len() + 1))
+                .sum(),
+        );
         for item in chunk {
-            let doc = item.map_err(|e| {
+            let text = item.map_err(|e| {
                 let err = ApiError::from_domain(Op::List, e);
                 tracing::error!(error = %err, "list stream failed after the reply started");
                 actix_web::error::ErrorInternalServerError(err.message)
@@ -78,8 +95,7 @@ where
                 buf.push(b',');
             }
             first = false;
-            serde_json::to_writer(&mut buf, &doc)
-                .map_err(actix_web::error::ErrorInternalServerError)?;
+            buf.extend_from_slice(text.as_bytes());
         }
         Ok::<Bytes, actix_web::Error>(Bytes::from(buf))
     });

@@ -3,12 +3,13 @@
 //! upserted by agents and listed by consoles.
 
 use futures::{Stream, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::escape::escape_value;
 use super::params::{ListParams, RawParams};
 use super::{DomainError, Service, view};
 use crate::model::{Bound, Database, Document, Filter, Namespace, Query, RangeOp, date_value};
+use crate::store::StoreError;
 
 /// Natural key of dynamic documents, in sort order.
 pub const DYNAMIC_KEY: &[&str] = &["clusterId", "namespace", "resourceType", "resourceName"];
@@ -162,31 +163,36 @@ pub async fn get_one(
     svc: &Service,
     path: &ResourcePath,
     raw: &RawParams,
-) -> Result<Map<String, Value>, DomainError> {
+) -> Result<String, DomainError> {
     path.validate()?;
     let p = ListParams::parse(raw, &svc.limits, false)?;
     let mut q = read_query(path, p);
     q.skip = 0;
     q.limit = Some(1);
-    let mut stream = svc.store.find(&path.namespace(), &q).await?;
+    let mut stream = svc.store.find_text(&path.namespace(), &q).await?;
     match stream.next().await {
-        Some(doc) => Ok(view::render(doc?)),
+        Some(text) => render(&text?),
         None => Err(DomainError::NotFound),
     }
 }
 
-/// GET a list; items are rendered as they stream from the store.
+/// GET a list; items (JSON text in wire form) are rendered as they stream
+/// from the store.
 pub async fn list(
     svc: &Service,
     path: &ResourcePath,
     raw: &RawParams,
-) -> Result<impl Stream<Item = Result<Map<String, Value>, DomainError>> + Send + 'static, DomainError>
-{
+) -> Result<impl Stream<Item = Result<String, DomainError>> + Send + 'static, DomainError> {
     path.validate()?;
     let p = ListParams::parse(raw, &svc.limits, false)?;
     let q = read_query(path, p);
-    let stream = svc.store.find(&path.namespace(), &q).await?;
-    Ok(stream.map(|r| r.map(view::render).map_err(DomainError::from)))
+    let stream = svc.store.find_text(&path.namespace(), &q).await?;
+    Ok(stream.map(|r| r.map_err(DomainError::from).and_then(|t| render(&t))))
+}
+
+fn render(text: &str) -> Result<String, DomainError> {
+    view::render_text(text)
+        .map_err(|e| StoreError::Internal(format!("stored document is not valid JSON: {e}")).into())
 }
 
 /// DELETE one resource (idempotent); returns how many were deleted.

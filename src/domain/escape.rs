@@ -9,8 +9,8 @@ use super::DomainError;
 /// MongoDB's nesting limit; deeper bodies are refused.
 pub const MAX_DEPTH: usize = 100;
 
-const DOT: char = '．';
-const DOLLAR: char = '＄';
+pub(crate) const DOT: char = '．';
+pub(crate) const DOLLAR: char = '＄';
 
 /// Escapes every key of `v` in place; refuses NUL in keys and nesting deeper
 /// than [`MAX_DEPTH`].

@@ -8,9 +8,14 @@ use super::escape::escape_key;
 use crate::model::Filter;
 
 /// Parses a selector into a filter; the error says what is wrong.
+///
+/// A literal `+` counts as a space: some clients percent-encode the `+` that
+/// stands for a space in a query string (`app%2Bin%2B(a,b)`), and `+` can
+/// appear in neither a label key nor a label value.
 pub fn parse_selector(input: &str) -> Result<Filter, String> {
+    let input = input.replace('+', " ");
     let mut parts = Vec::new();
-    for req in split_requirements(input)? {
+    for req in split_requirements(&input)? {
         parts.push(parse_requirement(req.trim())?);
     }
     if parts.is_empty() {
@@ -160,7 +165,9 @@ mod tests {
         assert!(m("tier", l.clone()));
         assert!(m("!missing", l.clone()));
         assert!(!m("!tier", l.clone()));
-        assert!(m("app.kubernetes.io/name=x", l));
+        assert!(m("app.kubernetes.io/name=x", l.clone()));
+        assert!(m("app+in+(a,nginx)", l.clone()), "'+' stands for a space");
+        assert!(!m("app+notin+(nginx)", l));
     }
 
     #[test]

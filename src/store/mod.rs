@@ -15,6 +15,9 @@ use crate::model::{Document, Filter, Namespace, Query, WriteOutcome};
 /// A stream of stored documents (projection applied, keys still escaped).
 pub type DocStream = BoxStream<'static, Result<Document, StoreError>>;
 
+/// [`DocStream`] with each document as JSON object text.
+pub type TextStream = BoxStream<'static, Result<String, StoreError>>;
+
 /// Failure categories of a store. The API maps each to one status and code.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +54,21 @@ pub trait Store: Send + Sync {
 
     /// Matching documents in query order.
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError>;
+
+    /// [`Store::find`] with each document as its JSON text: a backend that
+    /// keeps documents as text hands them over without a parse and a
+    /// serialisation (most of the cost of a read).
+    async fn find_text(&self, ns: &Namespace, query: &Query) -> Result<TextStream, StoreError> {
+        use futures::StreamExt;
+        let docs = self.find(ns, query).await?;
+        Ok(docs
+            .map(|r| {
+                r.and_then(|d| {
+                    serde_json::to_string(&d).map_err(|e| StoreError::Internal(e.to_string()))
+                })
+            })
+            .boxed())
+    }
 
     /// Number of matching documents.
     async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError>;

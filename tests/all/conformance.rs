@@ -533,3 +533,58 @@ async fn collections_are_listed_and_escaped_keys_round_trip() {
         s.ping().await.expect("ping");
     }
 }
+
+/// Clients that stop reading long lists must not starve everybody else:
+/// with more stalled streams than read connections, new reads still answer,
+/// and the stalled streams later deliver every document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_list_streams_do_not_block_other_reads() {
+    const DOCS: usize = 300;
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.clone();
+        let pods = ns("Pod");
+        let writes = (0..DOCS).map(|i| {
+            let s = s.clone();
+            let pods = pods.clone();
+            async move {
+                s.upsert(
+                    &pods,
+                    resource("c1", Some("n"), &format!("p{i:04}"), json!({"i": i}), 1),
+                )
+                .await
+                .expect("put")
+            }
+        });
+        futures::future::join_all(writes).await;
+        let all = Query::new(Filter::Eq("clusterId".into(), json!("c1")));
+        let reads = async {
+            // More stalled streams than read connections (2 in tests).
+            let mut stalled = Vec::new();
+            for _ in 0..6 {
+                let mut st = s.find(&pods, &all).await.expect("find starts");
+                st.try_next().await.expect("first item").expect("has items");
+                stalled.push(st);
+            }
+            let n = s.count(&pods, &all.filter).await.expect("count");
+            let listed = find(s.as_ref(), &pods, &all).await.len();
+            let one = Query::new(Filter::and(vec![
+                Filter::Eq("clusterId".into(), json!("c1")),
+                Filter::Eq("namespace".into(), json!("n")),
+                Filter::Eq("resourceName".into(), json!("p0007")),
+            ]));
+            let got = find(s.as_ref(), &pods, &one).await.len();
+            (stalled, n, listed, got)
+        };
+        // A guard against a hang, not a timing assertion.
+        let (stalled, n, listed, got) =
+            tokio::time::timeout(std::time::Duration::from_secs(60), reads)
+                .await
+                .unwrap_or_else(|_| panic!("{b:?}: reads starved by stalled streams"));
+        assert_eq!((n, listed, got), (DOCS as u64, DOCS, 1), "{b:?}");
+        for st in stalled {
+            let rest: Vec<Document> = st.try_collect().await.expect("stream completes");
+            assert_eq!(rest.len(), DOCS - 1, "{b:?}");
+        }
+    }
+}

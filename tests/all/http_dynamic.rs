@@ -1256,7 +1256,15 @@ async fn filtered_deletes_only_delete_matches() {
             .await;
         assert_eq!(deleted(&r), 1, "{b:?} {}", r.raw);
         assert_eq!(names_of(&app, &base).await, strings(&["p3", "p4"]), "{b:?}");
-        // Batch delete with updateTimeBefore.
+        // Batch delete with updateTimeBefore: p4 is rewritten a few
+        // milliseconds after p3 so their update times differ.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        put_ok(
+            &app,
+            &format!("{base}/p4"),
+            json!({"metadata": {"name": "p4"}, "spec": {}}),
+        )
+        .await;
         let p4 = get_doc(&app, &format!("{base}/p4")).await;
         let r = app
             .delete(&format!(

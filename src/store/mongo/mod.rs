@@ -321,7 +321,7 @@ impl Store for MongoStore {
             .map(|r| {
                 r.map(|d| {
                     let mut out = from_bson_doc(&d);
-                    out.remove(DELETED_FLAG);
+                    out.shift_remove(DELETED_FLAG);
                     out
                 })
             })

@@ -5,19 +5,23 @@
 mod sql;
 mod writer;
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::{SqliteSettings, Synchronous};
-use crate::model::{Database, Document, Filter, Namespace, Query, WriteOutcome};
-use crate::store::{DocStream, Store, StoreError};
+use crate::model::{Database, Document, Filter, Namespace, Projection, Query, WriteOutcome};
+use crate::store::{DocStream, Store, StoreError, TextStream};
 
 pub use sql::KEY_SEP;
 use writer::{WriteOp, WriterConfig};
@@ -48,8 +52,85 @@ CREATE TABLE IF NOT EXISTS collections (ns TEXT PRIMARY KEY) WITHOUT ROWID;
 pub struct SqliteStore {
     writes: Mutex<Option<mpsc::Sender<WriteOp>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
-    read_permits: Arc<Semaphore>,
+    readers: Arc<Readers>,
+}
+
+/// How long a list stream waits for a client that stopped reading before it
+/// gives up (the response is then cut, never silently truncated).
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Rows handed from the reading thread to the response per message.
+const ROWS_PER_CHUNK: usize = 32;
+
+/// Read connections. Statements that may scan run on the blocking pool, at
+/// most `permits` at a time; a stream whose client stops reading gives its
+/// permit back while it waits, so slow clients never starve other readers
+/// (connections are opened on demand and at most `max_idle` are kept).
+/// Point reads by natural key run on the calling thread with a connection of
+/// that thread: at most one row is examined, and the hand-off to the blocking
+/// pool would cost more than the read.
+struct Readers {
+    id: u64,
+    file: PathBuf,
+    settings: SqliteSettings,
+    idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
+    permits: Arc<Semaphore>,
+    /// Dropped at close: thread-local connections of a closed store are
+    /// released the next time their thread reads.
+    alive: Mutex<Option<Arc<()>>>,
+}
+
+thread_local! {
+    static LOCAL_READERS: RefCell<Vec<(u64, Weak<()>, Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Readers {
+    fn open(&self) -> Result<Connection, StoreError> {
+        open_connection(&self.file, &self.settings, true).map_err(internal)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let cached = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match cached {
+            Some(c) => Ok(c),
+            None => self.open(),
+        }
+    }
+
+    fn give(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.max_idle
+        {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on this thread's connection to the store.
+    fn on_this_thread<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let alive = self
+            .alive
+            .lock()
+            .ok()
+            .and_then(|a| a.as_ref().map(Arc::downgrade))
+            .ok_or_else(|| StoreError::Unavailable("store is shutting down".into()))?;
+        LOCAL_READERS.with(|cell| {
+            let mut conns = cell.borrow_mut();
+            conns.retain(|(_, store, _)| store.strong_count() > 0);
+            let idx = match conns.iter().position(|(id, _, _)| *id == self.id) {
+                Some(i) => i,
+                None => {
+                    conns.push((self.id, alive, self.open()?));
+                    conns.len() - 1
+                }
+            };
+            f(&conns[idx].2)
+        })
+    }
 }
 
 fn internal(e: rusqlite::Error) -> StoreError {
@@ -146,10 +227,19 @@ impl SqliteStore {
         let file = settings.path.join(DB_FILE);
         let writer_conn = open_connection(&file, settings, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", file.display())))?;
-        let mut readers = Vec::with_capacity(settings.read_connections);
+        let mut idle = Vec::with_capacity(settings.read_connections);
         for _ in 0..settings.read_connections {
-            readers.push(open_connection(&file, settings, true).map_err(internal)?);
+            idle.push(open_connection(&file, settings, true).map_err(internal)?);
         }
+        let readers = Arc::new(Readers {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            file: file.clone(),
+            settings: settings.clone(),
+            idle: Mutex::new(idle),
+            max_idle: settings.read_connections,
+            permits: Arc::new(Semaphore::new(settings.read_connections)),
+            alive: Mutex::new(Some(Arc::new(()))),
+        });
         let (tx, rx) = mpsc::channel(settings.max_batch * 4);
         let cfg = WriterConfig {
             max_batch: settings.max_batch,
@@ -162,8 +252,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writes: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(handle)),
-            readers: Arc::new(Mutex::new(readers)),
-            read_permits: Arc::new(Semaphore::new(settings.read_connections)),
+            readers,
         })
     }
 
@@ -183,14 +272,15 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))
     }
 
-    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    /// Runs `f` on a read connection on the blocking thread pool.
     async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let permit = self
-            .read_permits
+            .readers
+            .permits
             .clone()
             .acquire_owned()
             .await
@@ -198,19 +288,97 @@ impl SqliteStore {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let conn = readers
-                .lock()
-                .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
-                .pop()
-                .ok_or_else(|| StoreError::Internal("reader pool empty".into()))?;
+            let conn = readers.take()?;
             let out = f(&conn);
-            if let Ok(mut pool) = readers.lock() {
-                pool.push(conn);
-            }
+            readers.give(conn);
             out
         })
         .await
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+    /// Runs a query; `map` turns each row (with the query's projection) into
+    /// an item. Point reads run on this thread, others on the blocking pool.
+    async fn find_rows<T, M>(
+        &self,
+        ns: &Namespace,
+        query: &Query,
+        map: M,
+    ) -> Result<BoxStream<'static, Result<T, StoreError>>, StoreError>
+    where
+        T: Send + 'static,
+        M: Fn(&rusqlite::Row<'_>, Option<&Projection>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let cond = sql::where_clause(ns, &Self::ns_name(ns), &query.filter);
+        let limit = query
+            .limit
+            .map(|l| l.min(i64::MAX as u64) as i64)
+            .unwrap_or(-1);
+        let sql = format!(
+            "SELECT json(doc) FROM docs WHERE {} {} LIMIT {limit} OFFSET {}",
+            cond.sql,
+            sql::order_by(&query.sort),
+            query.skip.min(i64::MAX as u64)
+        );
+        let projection = query.projection.clone();
+        if cond.point {
+            let items = self.readers.on_this_thread(|conn| {
+                let mut out = Vec::new();
+                let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+                let mut rows = stmt
+                    .query(params_from_iter(cond.params.iter()))
+                    .map_err(internal)?;
+                while let Some(row) = rows.next().map_err(internal)? {
+                    out.push(Ok(map(row, projection.as_ref())?));
+                }
+                Ok(out)
+            })?;
+            return Ok(futures::stream::iter(items).boxed());
+        }
+        let permit = self
+            .readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let readers = self.readers.clone();
+        let (tx, rx) = mpsc::channel::<Vec<Result<T, StoreError>>>(4);
+        let aborted = Arc::new(AtomicBool::new(false));
+        let abort_flag = aborted.clone();
+        // The first message tells whether the statement could run at all, so
+        // a bad query fails the request before any byte is sent.
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), StoreError>>();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let conn = match readers.take() {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut sink = ChunkSink {
+                tx,
+                permit: Some(permit),
+                permits: readers.permits.clone(),
+                runtime,
+                aborted: abort_flag,
+            };
+            stream_rows(
+                &conn,
+                &sql,
+                &cond.params,
+                |row| map(row, projection.as_ref()),
+                ready_tx,
+                &mut sink,
+            );
+            drop(sink);
+            readers.give(conn);
+        });
+        ready_rx
+            .await
+            .map_err(|_| StoreError::Internal("read task failed".into()))??;
+        Ok(chunked_stream(rx, aborted).boxed())
     }
 }
 
@@ -263,51 +431,22 @@ impl Store for SqliteStore {
     }
 
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
-        let cond = sql::where_clause(ns, &Self::ns_name(ns), &query.filter);
-        let limit = query
-            .limit
-            .map(|l| l.min(i64::MAX as u64) as i64)
-            .unwrap_or(-1);
-        let sql = format!(
-            "SELECT json(doc) FROM docs WHERE {} {} LIMIT {limit} OFFSET {}",
-            cond.sql,
-            sql::order_by(&query.sort),
-            query.skip.min(i64::MAX as u64)
-        );
-        let projection = query.projection.clone();
-        let permit = self
-            .read_permits
-            .clone()
-            .acquire_owned()
+        self.find_rows(ns, query, row_doc).await
+    }
+
+    async fn find_text(&self, ns: &Namespace, query: &Query) -> Result<TextStream, StoreError> {
+        if query.projection.is_some() {
+            let docs = self.find_rows(ns, query, row_doc).await?;
+            return Ok(docs
+                .map(|r| {
+                    r.and_then(|d| {
+                        serde_json::to_string(&d).map_err(|e| StoreError::Internal(e.to_string()))
+                    })
+                })
+                .boxed());
+        }
+        self.find_rows(ns, query, |row, _| Ok(row_text(row)?.to_owned()))
             .await
-            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
-        let readers = self.readers.clone();
-        let (tx, rx) = mpsc::channel::<Result<Document, StoreError>>(64);
-        // The first message tells whether the statement could run at all, so
-        // a bad query fails the request before any byte is sent.
-        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), StoreError>>();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let Some(conn) = readers.lock().ok().and_then(|mut p| p.pop()) else {
-                let _ = ready_tx.send(Err(StoreError::Internal("reader pool empty".into())));
-                return;
-            };
-            stream_rows(
-                &conn,
-                &sql,
-                &cond.params,
-                projection.as_ref(),
-                ready_tx,
-                &tx,
-            );
-            if let Ok(mut pool) = readers.lock() {
-                pool.push(conn);
-            }
-        });
-        ready_rx
-            .await
-            .map_err(|_| StoreError::Internal("read task failed".into()))??;
-        Ok(tokio_stream_from(rx).boxed())
     }
 
     async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
@@ -357,6 +496,12 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Ok(mut alive) = self.readers.alive.lock() {
+            alive.take();
+        }
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.clear();
+        }
         let tx = self.writes.lock().ok().and_then(|mut w| w.take());
         drop(tx);
         let handle = self.writer_thread.lock().ok().and_then(|mut h| h.take());
@@ -366,13 +511,76 @@ impl Store for SqliteStore {
     }
 }
 
-fn stream_rows(
+/// The reading thread's end of a list stream.
+struct ChunkSink<T> {
+    tx: mpsc::Sender<Vec<Result<T, StoreError>>>,
+    /// Held while the statement runs, given back while the client is slow.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    permits: Arc<Semaphore>,
+    runtime: tokio::runtime::Handle,
+    aborted: Arc<AtomicBool>,
+}
+
+impl<T> ChunkSink<T> {
+    /// Hands over a chunk; false when the stream must stop (the receiver is
+    /// gone or stalled past [`STALL_TIMEOUT`]).
+    fn send(&mut self, chunk: Vec<Result<T, StoreError>>) -> bool {
+        let chunk = match self.tx.try_send(chunk) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
+        };
+        self.permit = None;
+        let sent = self
+            .runtime
+            .block_on(self.tx.send_timeout(chunk, STALL_TIMEOUT));
+        match sent {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                tracing::warn!(
+                    "a list stream was abandoned: its client read nothing for {}s",
+                    STALL_TIMEOUT.as_secs()
+                );
+                self.aborted.store(true, Ordering::Release);
+                return false;
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return false,
+        }
+        match self.runtime.block_on(self.permits.clone().acquire_owned()) {
+            Ok(p) => {
+                self.permit = Some(p);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+fn row_text<'r>(row: &'r rusqlite::Row<'_>) -> Result<&'r str, StoreError> {
+    row.get_ref(0)
+        .map_err(internal)?
+        .as_str()
+        .map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn row_doc(
+    row: &rusqlite::Row<'_>,
+    projection: Option<&Projection>,
+) -> Result<Document, StoreError> {
+    let doc = parse_doc(row_text(row)?)?;
+    Ok(match projection {
+        Some(p) => p.apply(&doc),
+        None => doc,
+    })
+}
+
+fn stream_rows<T>(
     conn: &Connection,
     sql: &str,
     params: &[rusqlite::types::Value],
-    projection: Option<&crate::model::Projection>,
+    map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
     ready: oneshot::Sender<Result<(), StoreError>>,
-    tx: &mpsc::Sender<Result<Document, StoreError>>,
+    sink: &mut ChunkSink<T>,
 ) {
     let mut stmt = match conn.prepare_cached(sql) {
         Ok(s) => s,
@@ -389,17 +597,10 @@ fn stream_rows(
         }
     };
     let mut ready = Some(ready);
+    let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
     loop {
         let item = match rows.next() {
-            Ok(Some(row)) => row
-                .get_ref(0)
-                .map_err(internal)
-                .and_then(|v| v.as_str().map_err(|e| StoreError::Internal(e.to_string())))
-                .and_then(parse_doc)
-                .map(|d| match projection {
-                    Some(p) => p.apply(&d),
-                    None => d,
-                }),
+            Ok(Some(row)) => map(row),
             Ok(None) => break,
             Err(e) => Err(internal(e)),
         };
@@ -411,17 +612,55 @@ fn stream_rows(
             let _ = r.send(Ok(()));
         }
         let failed = item.is_err();
-        if tx.blocking_send(item).is_err() || failed {
+        chunk.push(item);
+        if (failed || chunk.len() == ROWS_PER_CHUNK)
+            && !sink.send(std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(ROWS_PER_CHUNK),
+            ))
+        {
+            return;
+        }
+        if failed {
             return;
         }
     }
     if let Some(r) = ready.take() {
         let _ = r.send(Ok(()));
     }
+    if !chunk.is_empty() {
+        sink.send(chunk);
+    }
 }
 
-fn tokio_stream_from(
-    mut rx: mpsc::Receiver<Result<Document, StoreError>>,
-) -> impl futures::Stream<Item = Result<Document, StoreError>> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// The response's end of a list stream: chunks flattened into documents; an
+/// abandoned stream ends with an error so the response is cut, not truncated.
+fn chunked_stream<T: Send + 'static>(
+    mut rx: mpsc::Receiver<Vec<Result<T, StoreError>>>,
+    aborted: Arc<AtomicBool>,
+) -> impl futures::Stream<Item = Result<T, StoreError>> + Send + 'static {
+    let mut current = Vec::new().into_iter();
+    let mut done = false;
+    futures::stream::poll_fn(move |cx| {
+        loop {
+            if let Some(item) = current.next() {
+                return std::task::Poll::Ready(Some(item));
+            }
+            if done {
+                return std::task::Poll::Ready(None);
+            }
+            match rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(chunk)) => current = chunk.into_iter(),
+                std::task::Poll::Ready(None) => {
+                    done = true;
+                    if aborted.load(Ordering::Acquire) {
+                        return std::task::Poll::Ready(Some(Err(StoreError::Unavailable(
+                            "the list stream was abandoned".into(),
+                        ))));
+                    }
+                }
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+    })
 }

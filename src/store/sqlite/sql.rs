@@ -22,6 +22,8 @@ const MAX_PARAMS: usize = 30_000;
 pub struct SqlFilter {
     pub sql: String,
     pub params: Vec<SqlValue>,
+    /// The whole natural key is fixed: at most one row is examined.
+    pub point: bool,
 }
 
 impl SqlFilter {
@@ -61,6 +63,7 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
     if let Some(range) = range {
         match range {
             KeyRange::Exact(k) => {
+                out.point = true;
                 let p = out.param(SqlValue::Text(k));
                 sql.push_str(&format!(" AND key = {p}"));
             }

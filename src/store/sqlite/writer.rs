@@ -124,8 +124,22 @@ fn current_revision(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// Executes the batch in one transaction. An error of one write fails only
-/// that write; an error that dooms the transaction (commit, I/O) fails all.
+/// that write; an error that dooms the transaction (commit, I/O) fails all,
+/// and the transaction is rolled back so the next batch starts clean.
 fn commit_batch(
+    conn: &mut Connection,
+    batch: &mut [WriteOp],
+    rev: &mut i64,
+    known_ns: &mut HashSet<String>,
+) -> rusqlite::Result<Vec<Result<OpResult, StoreError>>> {
+    let result = run_batch(conn, batch, rev, known_ns);
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+fn run_batch(
     conn: &mut Connection,
     batch: &mut [WriteOp],
     rev: &mut i64,
@@ -139,12 +153,7 @@ fn commit_batch(
                 ns, key, doc_json, ..
             } => {
                 if !known_ns.contains(ns) {
-                    if let Err(e) =
-                        conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])
-                    {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        return Err(e);
-                    }
+                    conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])?;
                     known_ns.insert(ns.clone());
                 }
                 match upsert(conn, ns, key, doc_json, *rev + 1) {
@@ -152,10 +161,7 @@ fn commit_batch(
                         *rev += 1;
                         Ok(OpResult::Upsert(Ok(outcome)))
                     }
-                    Err(Doomed(e)) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        return Err(e);
-                    }
+                    Err(Doomed(e)) => return Err(e),
                 }
             }
             WriteOp::DeleteMany { filter, .. } => {
@@ -175,14 +181,8 @@ fn commit_batch(
         };
         results.push(r);
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
-        let _ = conn.execute_batch("ROLLBACK");
-        return Err(e);
-    }
-    Ok(results
-        .into_iter()
-        .map(|r: Result<OpResult, StoreError>| r)
-        .collect())
+    conn.execute_batch("COMMIT")?;
+    Ok(results)
 }
 
 /// An upsert failure that leaves the transaction unusable.
