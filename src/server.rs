@@ -17,6 +17,7 @@ pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::fmt::format::FmtSpan;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
         .with_target(false);

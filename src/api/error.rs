@@ -124,10 +124,7 @@ impl ApiError {
             ),
             StoreError::Conflict(why) => {
                 tracing::warn!(error = %why, "write conflict");
-                ApiError::new(
-                    ErrorKind::Conflict,
-                    "concurrent writes conflicted; retry the request",
-                )
+                ApiError::new(ErrorKind::Conflict, format!("write conflict: {why}"))
             }
             StoreError::Unavailable(why) => {
                 tracing::error!(error = %why, "storage backend unavailable");

@@ -46,7 +46,7 @@ pub fn create_app(
         .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
             status_policy(req, next, always_200)
         }))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure);
     for prefix in PREFIXES {
         app = app.service(web::scope(prefix).configure(dynamic::configure));
@@ -121,4 +121,30 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// One access-log line per request (when its span closes): method, target,
+/// status and time. Failures are logged where they are classified.
+struct AccessLog;
+
+impl tracing_actix_web::RootSpanBuilder for AccessLog {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            target = %request.uri(),
+            status = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(res) => res.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        span.record("status", status.as_u16());
+    }
 }

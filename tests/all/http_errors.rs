@@ -1043,3 +1043,48 @@ async fn value_lists_longer_than_sqlite_parameters_are_not_server_errors() {
         }
     }
 }
+
+/// A MongoDB collection whose `<collection>_idx` was created by another tool
+/// with fewer keys than the natural key: a PUT it rejects gets a 409 naming
+/// the index, and the stored document is untouched.
+#[actix_web::test]
+async fn a_foreign_unique_index_conflict_is_reported_as_such() {
+    for b in backends() {
+        if b != Backend::Mongo {
+            continue;
+        }
+        let app = TestApp::new(b).await;
+        let m = &app.store.settings.storage.mongodb;
+        let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+        let coll = client
+            .database(&m.databases.dynamic)
+            .collection::<bson::Document>("Pod");
+        coll.create_index(
+            mongodb::IndexModel::builder()
+                .keys(bson::doc! {"clusterId": 1, "resourceType": 1, "resourceName": 1})
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .name("Pod_idx".to_owned())
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .expect("index");
+        let first = format!("{}/Pod/p1", ns_base("c1", "ns1"));
+        app.put_json(&first, &json!({"data": {"v": 1}}))
+            .await
+            .assert_ok();
+        let r = app
+            .put_json(
+                &format!("{}/Pod/p1", ns_base("c1", "ns2")),
+                &json!({"data": {"v": 2}}),
+            )
+            .await;
+        r.assert_err(409, 1_405_095, "Pod_idx");
+        let kept = app.get(&first).await;
+        kept.assert_ok();
+        assert_eq!(kept.data()["data"], json!({"v": 1}));
+    }
+}

@@ -122,9 +122,34 @@ impl MongoStore {
         }
         let coll = self.collection(ns);
         // A collection that does not exist yet has no indexes.
-        let existing: Vec<String> = coll.list_index_names().await.unwrap_or_default();
+        let specs: Vec<IndexModel> = match coll.list_indexes().await {
+            Ok(cursor) => cursor.try_collect().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let existing: Vec<String> = specs
+            .iter()
+            .filter_map(|m| m.options.as_ref().and_then(|o| o.name.clone()))
+            .collect();
         let mut models = Vec::new();
         let key_index = format!("{}_idx", ns.collection);
+        let wanted: Vec<&str> = ns.key_fields.to_vec();
+        for m in &specs {
+            let name = m.options.as_ref().and_then(|o| o.name.as_deref());
+            let unique = m.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
+            let keys: Vec<&str> = m.keys.keys().map(String::as_str).collect();
+            if unique && name != Some("_id_") && keys != wanted {
+                // Written by another tool or an older service: writes that are
+                // distinct by natural key but equal on these keys will fail.
+                tracing::warn!(
+                    database = self.db_name(ns.database),
+                    collection = %ns.collection,
+                    index = name.unwrap_or("?"),
+                    keys = ?keys,
+                    natural_key = ?wanted,
+                    "a unique index differs from the natural key"
+                );
+            }
+        }
         if !ns.key_fields.is_empty() && !existing.contains(&key_index) {
             let mut keys = BsonDoc::new();
             for f in ns.key_fields {
@@ -244,6 +269,7 @@ impl Store for MongoStore {
         let update =
             doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } };
         let opts = UpdateOptions::builder().upsert(true).build();
+        let mut last_duplicate = String::new();
         for _ in 0..3 {
             match coll
                 .update_one(live_key.clone(), update.clone())
@@ -257,6 +283,7 @@ impl Store for MongoStore {
                     });
                 }
                 Err(e) if is_duplicate_key(&e) => {
+                    last_duplicate = e.to_string();
                     // A soft-deleted document holds the key: bring it back as
                     // a new object (fresh createTime).
                     let mut dead_key = key.clone();
@@ -278,9 +305,13 @@ impl Store for MongoStore {
                 Err(e) => return Err(classify(e)),
             }
         }
-        Err(StoreError::Conflict(
-            "concurrent writes to the same key kept conflicting".into(),
-        ))
+        // Either writers keep racing on this key, or a unique index other
+        // than the natural key rejects the document: the server's message
+        // names the index.
+        Err(StoreError::Conflict(format!(
+            "the document conflicts with a unique index of collection {}: {last_duplicate}",
+            ns.collection
+        )))
     }
 
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
