@@ -69,7 +69,7 @@ async fn status_policy(
     Ok(res)
 }
 
-async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         ErrorKind::RouteNotFound,
         format!("no route {} {}", req.method(), req.path()),

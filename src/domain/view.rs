@@ -49,12 +49,162 @@ pub fn render(mut doc: Document) -> Map<String, Value> {
 /// put its fields in the canonical order. Text the pass does not expect
 /// (top-level keys written with JSON escapes) takes the general path.
 pub fn render_text(text: &str) -> Result<String, serde_json::Error> {
+    if let Some(out) = render_canonical(text) {
+        return Ok(out);
+    }
     if let Some(out) = render_text_fast(text) {
         return Ok(out);
     }
     match serde_json::from_str::<Value>(text)? {
         Value::Object(doc) => serde_json::to_string(&render(doc)),
         other => serde_json::to_string(&other),
+    }
+}
+
+/// The common case, a dynamic document stored in canonical field order:
+/// `{"_id":…,"clusterId":…[,"namespace":…],"resourceType":…,"resourceName":…,
+/// "data":…,"createTime":{"$date":…},"updateTime":{"$date":…}}` with plain
+/// strings before `data`. Then only `data` can need rewriting, and only where
+/// a `．`/`＄` byte or a `{"$date":` occurs, so those are searched for instead
+/// of walking every byte. `None` when the text has another shape.
+fn render_canonical(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    // Prefix: the plain-string fields up to `"data":`.
+    let mut i = 0;
+    let expect = |i: &mut usize, lit: &str| -> bool {
+        if b[*i..].starts_with(lit.as_bytes()) {
+            *i += lit.len();
+            true
+        } else {
+            false
+        }
+    };
+    let plain_string = |i: &mut usize| -> Option<()> {
+        if b.get(*i) != Some(&b'"') {
+            return None;
+        }
+        let end = *i + 1 + memchr::memchr2(b'"', b'\\', &b[*i + 1..])?;
+        if b[end] != b'"' {
+            return None;
+        }
+        *i = end + 1;
+        Some(())
+    };
+    if !expect(&mut i, "{\"_id\":") {
+        return None;
+    }
+    plain_string(&mut i)?;
+    if !expect(&mut i, ",\"clusterId\":") {
+        return None;
+    }
+    plain_string(&mut i)?;
+    if expect(&mut i, ",\"namespace\":") {
+        plain_string(&mut i)?;
+    }
+    if !expect(&mut i, ",\"resourceType\":") {
+        return None;
+    }
+    plain_string(&mut i)?;
+    if !expect(&mut i, ",\"resourceName\":") {
+        return None;
+    }
+    plain_string(&mut i)?;
+    if !expect(&mut i, ",\"data\":") {
+        return None;
+    }
+    let data_start = i;
+    // Suffix, anchored at the end: the two instants are top-level members.
+    let rest = text.strip_suffix('}')?;
+    let (rest, updated) = instant_suffix(rest)?;
+    let rest = rest.strip_suffix(",\"updateTime\":")?;
+    let (rest, created) = instant_suffix(rest)?;
+    let rest = rest.strip_suffix(",\"createTime\":")?;
+    if rest.len() <= data_start {
+        return None;
+    }
+    let data = &text[data_start..rest.len()];
+    let mut out = String::with_capacity(text.len() + 32);
+    out.push_str(&text[..data_start]);
+    rewrite_data(data, &mut out)?;
+    out.push_str(",\"createTime\":\"");
+    out.push_str(&render_instant(created));
+    out.push_str("\",\"updateTime\":\"");
+    out.push_str(&render_instant(updated));
+    out.push_str("\"}");
+    Some(out)
+}
+
+/// `s` ends with a stored instant `{"$date":<i64>}`: the text before it and
+/// its milliseconds.
+fn instant_suffix(s: &str) -> Option<(&str, i64)> {
+    let s = s.strip_suffix('}')?;
+    let digits = s.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let mut start = s.len() - digits;
+    if digits == 0 {
+        return None;
+    }
+    if s[..start].ends_with('-') {
+        start -= 1;
+    }
+    let ms = s[start..].parse::<i64>().ok()?;
+    Some((s[..start].strip_suffix("{\"$date\":")?, ms))
+}
+
+/// Copies a stored value (valid compact JSON) to `out`, restoring keys that
+/// hold `．`/`＄` and rendering `{"$date":ms}` objects. A 0xEF byte only
+/// occurs inside strings (it is not ASCII), and `{"` cannot occur inside a
+/// string (the quote would be escaped), so each hit is classified locally.
+fn rewrite_data(data: &str, out: &mut String) -> Option<()> {
+    let b = data.as_bytes();
+    let mut copied = 0;
+    let mut next_ef = memchr::memchr(0xEF, b);
+    let dates = memchr::memmem::Finder::new(b"{\"$date\":");
+    let mut next_date = dates.find(b);
+    loop {
+        let ef_first = match (next_ef, next_date) {
+            (None, None) => break,
+            (Some(p), Some(d)) => p < d,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        if ef_first {
+            let p = next_ef?;
+            let start = string_start(b, p)?;
+            let end = string_end(b, start)?;
+            if b.get(end) == Some(&b':') {
+                out.push_str(&data[copied..start]);
+                out.push('"');
+                push_key(out, &data[start + 1..end - 1]);
+                out.push('"');
+                copied = end;
+            }
+            next_ef = memchr::memchr(0xEF, &b[end..]).map(|q| q + end);
+        } else {
+            let d = next_date?;
+            if let Some((ms, len)) = instant_at(&data[d..]) {
+                out.push_str(&data[copied..d]);
+                out.push('"');
+                out.push_str(&render_instant(ms));
+                out.push('"');
+                copied = d + len;
+            }
+            next_date = dates.find(&b[d + 1..]).map(|q| q + d + 1);
+        }
+    }
+    out.push_str(&data[copied..]);
+    Some(())
+}
+
+/// Index of the opening quote of the string that contains byte `p`.
+fn string_start(b: &[u8], p: usize) -> Option<usize> {
+    let mut i = p;
+    loop {
+        let q = memchr::memrchr(b'"', &b[..i])?;
+        let backslashes = b[..q].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 0 {
+            return Some(q);
+        }
+        i = q;
     }
 }
 
@@ -284,6 +434,15 @@ mod tests {
         }
     }
 
+    /// A document in the stored shape takes the search-based path.
+    #[test]
+    fn canonical_documents_take_the_short_path() {
+        let text = r#"{"_id":"x","clusterId":"c","namespace":"n","resourceType":"Pod","resourceName":"p","data":{"metadata":{"labels":{"app．kubernetes．io/name":"a．b"},"s":"{\"$date\":1}","t":{"$date":0}}},"createTime":{"$date":1508139292123},"updateTime":{"$date":-1}}"#;
+        let expected = r#"{"_id":"x","clusterId":"c","namespace":"n","resourceType":"Pod","resourceName":"p","data":{"metadata":{"labels":{"app.kubernetes.io/name":"a．b"},"s":"{\"$date\":1}","t":"1970-01-01T00:00:00.000Z"}},"createTime":"2017-10-16T07:34:52.123Z","updateTime":"1969-12-31T23:59:59.999Z"}"#;
+        assert_eq!(render_canonical(text).as_deref(), Some(expected));
+        assert_eq!(render_text(text).unwrap(), expected);
+    }
+
     #[test]
     fn top_level_fields_come_in_canonical_order() {
         let Value::Object(d) = json!({"data": 1, "resourceName": "r", "_id": "x", "extraField": 2})
@@ -355,7 +514,54 @@ mod tests {
             ])
         }
 
+        fn plain() -> impl Strategy<Value = String> {
+            "[a-z0-9．é\"-]{0,5}"
+        }
+
+        /// Documents in the stored canonical shape (the common case).
+        fn canonical() -> impl Strategy<Value = Document> {
+            (
+                plain(),
+                plain(),
+                prop::option::of(plain()),
+                plain(),
+                plain(),
+                value(),
+                value(),
+                -10_000_000_000_000i64..10_000_000_000_000,
+            )
+                .prop_map(|(id, c, ns, t, n, data, updated, created)| {
+                    let mut d = Document::new();
+                    d.insert("_id".into(), json!(id));
+                    d.insert("clusterId".into(), json!(c));
+                    if let Some(ns) = ns {
+                        d.insert("namespace".into(), json!(ns));
+                    }
+                    d.insert("resourceType".into(), json!(t));
+                    d.insert("resourceName".into(), json!(n));
+                    d.insert("data".into(), data);
+                    d.insert("createTime".into(), crate::model::date_millis(created));
+                    // Usually an instant, sometimes anything else.
+                    let updated = match updated {
+                        Value::Number(n) if n.is_i64() => {
+                            crate::model::date_millis(n.as_i64().unwrap_or(0))
+                        }
+                        other => other,
+                    };
+                    d.insert("updateTime".into(), updated);
+                    d
+                })
+        }
+
         proptest! {
+            /// The canonical-shape path equals the tree rendering.
+            #[test]
+            fn canonical_rendering_equals_tree_rendering(doc in canonical()) {
+                let text = serde_json::to_string(&doc).unwrap();
+                let expected = serde_json::to_string(&render(doc)).unwrap();
+                prop_assert_eq!(render_text(&text).unwrap(), expected);
+            }
+
             /// The one-pass text rendering equals the tree rendering.
             #[test]
             fn text_rendering_equals_tree_rendering(
