@@ -9,7 +9,8 @@ use super::escape::escape_value;
 use super::params::{ListParams, RawParams};
 use super::{DomainError, Service, view};
 use crate::model::{Bound, Database, Document, Filter, Namespace, Query, RangeOp, date_value};
-use crate::store::StoreError;
+use crate::store::{StoreError, TextMap};
+use std::sync::{Arc, LazyLock};
 
 /// Natural key of dynamic documents, in sort order.
 pub const DYNAMIC_KEY: &[&str] = &["clusterId", "namespace", "resourceType", "resourceName"];
@@ -169,9 +170,12 @@ pub async fn get_one(
     let mut q = read_query(path, p);
     q.skip = 0;
     q.limit = Some(1);
-    let mut stream = svc.store.find_text(&path.namespace(), &q).await?;
+    let mut stream = svc
+        .store
+        .find_text(&path.namespace(), &q, renderer())
+        .await?;
     match stream.next().await {
-        Some(text) => render(&text?),
+        Some(text) => Ok(text?),
         None => Err(DomainError::NotFound),
     }
 }
@@ -186,13 +190,23 @@ pub async fn list(
     path.validate()?;
     let p = ListParams::parse(raw, &svc.limits, false)?;
     let q = read_query(path, p);
-    let stream = svc.store.find_text(&path.namespace(), &q).await?;
-    Ok(stream.map(|r| r.map_err(DomainError::from).and_then(|t| render(&t))))
+    let stream = svc
+        .store
+        .find_text(&path.namespace(), &q, renderer())
+        .await?;
+    Ok(stream.map(|r| r.map_err(DomainError::from)))
 }
 
-fn render(text: &str) -> Result<String, DomainError> {
-    view::render_text(text)
-        .map_err(|e| StoreError::Internal(format!("stored document is not valid JSON: {e}")).into())
+/// Stored JSON text to wire JSON text, run by the store as it reads.
+fn renderer() -> TextMap {
+    static RENDER: LazyLock<TextMap> = LazyLock::new(|| {
+        Arc::new(|text: &str| {
+            view::render_text(text).map_err(|e| {
+                StoreError::Internal(format!("stored document is not valid JSON: {e}"))
+            })
+        })
+    });
+    RENDER.clone()
 }
 
 /// DELETE one resource (idempotent); returns how many were deleted.

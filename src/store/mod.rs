@@ -15,7 +15,10 @@ use crate::model::{Document, Filter, Namespace, Query, WriteOutcome};
 /// A stream of stored documents (projection applied, keys still escaped).
 pub type DocStream = BoxStream<'static, Result<Document, StoreError>>;
 
-/// [`DocStream`] with each document as JSON object text.
+/// What [`Store::find_text`] makes of each document's JSON text.
+pub type TextMap = Arc<dyn Fn(&str) -> Result<String, StoreError> + Send + Sync>;
+
+/// The results of [`Store::find_text`].
 pub type TextStream = BoxStream<'static, Result<String, StoreError>>;
 
 /// Failure categories of a store. The API maps each to one status and code.
@@ -55,17 +58,24 @@ pub trait Store: Send + Sync {
     /// Matching documents in query order.
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError>;
 
-    /// [`Store::find`] with each document as its JSON text: a backend that
-    /// keeps documents as text hands them over without a parse and a
-    /// serialisation (most of the cost of a read).
-    async fn find_text(&self, ns: &Namespace, query: &Query) -> Result<TextStream, StoreError> {
+    /// [`Store::find`] with each document given to `map` as its JSON text
+    /// and the results streamed. A backend that keeps documents as text hands
+    /// them over without a parse and a serialisation (most of the cost of a
+    /// read), and runs `map` where it reads, off the request's thread.
+    async fn find_text(
+        &self,
+        ns: &Namespace,
+        query: &Query,
+        map: TextMap,
+    ) -> Result<TextStream, StoreError> {
         use futures::StreamExt;
         let docs = self.find(ns, query).await?;
         Ok(docs
-            .map(|r| {
+            .map(move |r| {
                 r.and_then(|d| {
                     serde_json::to_string(&d).map_err(|e| StoreError::Internal(e.to_string()))
                 })
+                .and_then(|t| map(&t))
             })
             .boxed())
     }

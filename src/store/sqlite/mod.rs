@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::{SqliteSettings, Synchronous};
 use crate::model::{Database, Document, Filter, Namespace, Projection, Query, WriteOutcome};
-use crate::store::{DocStream, Store, StoreError, TextStream};
+use crate::store::{DocStream, Store, StoreError, TextMap, TextStream};
 
 pub use sql::KEY_SEP;
 use writer::{WriteOp, WriterConfig};
@@ -434,18 +434,23 @@ impl Store for SqliteStore {
         self.find_rows(ns, query, row_doc).await
     }
 
-    async fn find_text(&self, ns: &Namespace, query: &Query) -> Result<TextStream, StoreError> {
+    async fn find_text(
+        &self,
+        ns: &Namespace,
+        query: &Query,
+        map: TextMap,
+    ) -> Result<TextStream, StoreError> {
         if query.projection.is_some() {
-            let docs = self.find_rows(ns, query, row_doc).await?;
-            return Ok(docs
-                .map(|r| {
-                    r.and_then(|d| {
-                        serde_json::to_string(&d).map_err(|e| StoreError::Internal(e.to_string()))
-                    })
+            return self
+                .find_rows(ns, query, move |row, projection| {
+                    let doc = row_doc(row, projection)?;
+                    let text = serde_json::to_string(&doc)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                    map(&text)
                 })
-                .boxed());
+                .await;
         }
-        self.find_rows(ns, query, |row, _| Ok(row_text(row)?.to_owned()))
+        self.find_rows(ns, query, move |row, _| map(row_text(row)?))
             .await
     }
 
