@@ -57,11 +57,13 @@ pub fn ok_with<T: Serialize>(data: &T, extra: &Map<String, Value>) -> HttpRespon
     reply(StatusCode::OK, true, 0, "success", data, Some(extra))
 }
 
+/// The start of a success envelope, up to the value of `data`.
+const OK_HEAD: &[u8] = br#"{"result":true,"code":0,"message":"success","data":"#;
+
 /// Success whose `data` is JSON text already in wire form.
 pub fn ok_json_text(data: &str) -> HttpResponse {
-    const HEAD: &[u8] = br#"{"result":true,"code":0,"message":"success","data":"#;
-    let mut body = Vec::with_capacity(HEAD.len() + data.len() + 1);
-    body.extend_from_slice(HEAD);
+    let mut body = Vec::with_capacity(OK_HEAD.len() + data.len() + 1);
+    body.extend_from_slice(OK_HEAD);
     body.extend_from_slice(data.as_bytes());
     body.push(b'}');
     HttpResponse::Ok()
@@ -76,7 +78,7 @@ pub fn ok_stream<S>(items: S) -> HttpResponse
 where
     S: Stream<Item = Result<String, DomainError>> + Send + 'static,
 {
-    let head = Bytes::from_static(br#"{"result":true,"code":0,"message":"success","data":["#);
+    let head = Bytes::from([OK_HEAD, b"["].concat());
     let mut first = true;
     let body = items.ready_chunks(64).map(move |chunk| {
         let mut buf = Vec::with_capacity(

@@ -90,25 +90,20 @@ fn render_canonical(text: &str) -> Option<String> {
         *i = end + 1;
         Some(())
     };
-    if !expect(&mut i, "{\"_id\":") {
-        return None;
+    // The fields before `data`; `namespace` is absent on cluster resources.
+    for (field, optional) in [
+        ("{\"_id\":", false),
+        (",\"clusterId\":", false),
+        (",\"namespace\":", true),
+        (",\"resourceType\":", false),
+        (",\"resourceName\":", false),
+    ] {
+        if expect(&mut i, field) {
+            plain_string(&mut i)?;
+        } else if !optional {
+            return None;
+        }
     }
-    plain_string(&mut i)?;
-    if !expect(&mut i, ",\"clusterId\":") {
-        return None;
-    }
-    plain_string(&mut i)?;
-    if expect(&mut i, ",\"namespace\":") {
-        plain_string(&mut i)?;
-    }
-    if !expect(&mut i, ",\"resourceType\":") {
-        return None;
-    }
-    plain_string(&mut i)?;
-    if !expect(&mut i, ",\"resourceName\":") {
-        return None;
-    }
-    plain_string(&mut i)?;
     if !expect(&mut i, ",\"data\":") {
         return None;
     }

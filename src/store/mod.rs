@@ -15,6 +15,11 @@ use crate::model::{Document, Filter, Namespace, Query, WriteOutcome};
 /// A stream of stored documents (projection applied, keys still escaped).
 pub type DocStream = BoxStream<'static, Result<Document, StoreError>>;
 
+/// A document as JSON text, for [`Store::find_text`].
+pub fn doc_text(doc: &Document) -> Result<String, StoreError> {
+    serde_json::to_string(doc).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
 /// What [`Store::find_text`] makes of each document's JSON text.
 pub type TextMap = Arc<dyn Fn(&str) -> Result<String, StoreError> + Send + Sync>;
 
@@ -71,12 +76,7 @@ pub trait Store: Send + Sync {
         use futures::StreamExt;
         let docs = self.find(ns, query).await?;
         Ok(docs
-            .map(move |r| {
-                r.and_then(|d| {
-                    serde_json::to_string(&d).map_err(|e| StoreError::Internal(e.to_string()))
-                })
-                .and_then(|t| map(&t))
-            })
+            .map(move |r| r.and_then(|d| map(&doc_text(&d)?)))
             .boxed())
     }
 

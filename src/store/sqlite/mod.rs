@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::{SqliteSettings, Synchronous};
 use crate::model::{Database, Document, Filter, Namespace, Projection, Query, WriteOutcome};
-use crate::store::{DocStream, Store, StoreError, TextMap, TextStream};
+use crate::store::{DocStream, Store, StoreError, TextMap, TextStream, doc_text};
 
 pub use sql::KEY_SEP;
 use writer::{WriteOp, WriterConfig};
@@ -272,19 +272,23 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))
     }
 
+    /// A turn to run a statement on the blocking pool.
+    async fn read_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        self.readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))
+    }
+
     /// Runs `f` on a read connection on the blocking thread pool.
     async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = self
-            .readers
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let permit = self.read_permit().await?;
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -334,13 +338,7 @@ impl SqliteStore {
             })?;
             return Ok(futures::stream::iter(items).boxed());
         }
-        let permit = self
-            .readers
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let permit = self.read_permit().await?;
         let readers = self.readers.clone();
         let (tx, rx) = mpsc::channel::<Vec<Result<T, StoreError>>>(4);
         let aborted = Arc::new(AtomicBool::new(false));
@@ -416,8 +414,7 @@ impl Store for SqliteStore {
             )));
         }
         let key = sql::key_of(ns, &doc);
-        let doc_json =
-            serde_json::to_string(&doc).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let doc_json = doc_text(&doc)?;
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::Upsert {
             ns: Self::ns_name(ns),
@@ -443,10 +440,7 @@ impl Store for SqliteStore {
         if query.projection.is_some() {
             return self
                 .find_rows(ns, query, move |row, projection| {
-                    let doc = row_doc(row, projection)?;
-                    let text = serde_json::to_string(&doc)
-                        .map_err(|e| StoreError::Internal(e.to_string()))?;
-                    map(&text)
+                    map(&doc_text(&row_doc(row, projection)?)?)
                 })
                 .await;
         }
