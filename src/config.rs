@@ -59,6 +59,52 @@ pub struct QuerySettings {
     pub default_limit: u64,
     /// Largest allowed `limit`.
     pub max_limit: u64,
+    /// Zone of date-times written without one (`2017-09-13 19:40:30`), in
+    /// query parameters and in stored documents: `UTC` or an offset `+08:00`.
+    pub time_zone: TimeZone,
+}
+
+/// A fixed UTC offset, written `UTC`, `Z` or `±HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono::FixedOffset);
+
+impl Default for TimeZone {
+    fn default() -> Self {
+        TimeZone(chrono::FixedOffset::east_opt(0).expect("zero offset"))
+    }
+}
+
+impl std::str::FromStr for TimeZone {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(TimeZone::default());
+        }
+        let bad = || format!("{s:?} is not UTC or an offset like +08:00");
+        let (sign, rest) = match t.as_bytes().first() {
+            Some(b'+') => (1, &t[1..]),
+            Some(b'-') => (-1, &t[1..]),
+            _ => return Err(bad()),
+        };
+        let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+        let h: i32 = h.parse().map_err(|_| bad())?;
+        let m: i32 = m.parse().map_err(|_| bad())?;
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) {
+            return Err(bad());
+        }
+        chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+            .map(TimeZone)
+            .ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[storage]`

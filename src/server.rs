@@ -32,6 +32,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let store = store::open(&settings)
         .await
         .map_err(|e| format!("cannot open the {:?} store: {e}", settings.storage.backend))?;
+    let started = std::time::Instant::now();
+    crate::domain::prepare(store.as_ref())
+        .await
+        .map_err(|e| format!("cannot create the query indexes: {e}"))?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "query indexes ready"
+    );
     let svc = Service {
         store: store.clone(),
         clock: Arc::new(SystemClock),

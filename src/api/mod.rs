@@ -5,6 +5,7 @@ mod dynamic;
 pub mod envelope;
 pub mod error;
 mod health;
+mod query;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -49,7 +50,11 @@ pub fn create_app(
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure);
     for prefix in PREFIXES {
-        app = app.service(web::scope(prefix).configure(dynamic::configure));
+        app = app.service(
+            web::scope(prefix)
+                .configure(dynamic::configure)
+                .configure(query::configure),
+        );
     }
     app.default_service(web::to(route_not_found))
 }

@@ -6,6 +6,7 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::escape::escape_value;
+use super::times::SHADOW_FIELD;
 use super::params::{ListParams, RawParams};
 use super::{DomainError, Service, view};
 use crate::model::{Bound, Database, Document, Filter, Namespace, Query, RangeOp, date_value};
@@ -147,6 +148,8 @@ pub async fn put(svc: &Service, path: &ResourcePath, body: &[u8]) -> Result<(), 
     doc.insert("data".into(), data);
     doc.insert("createTime".into(), now.clone());
     doc.insert("updateTime".into(), now);
+    let times = super::query::shadow_times_of(&doc, svc);
+    doc.insert(SHADOW_FIELD.into(), Value::Object(times));
     svc.store.upsert(&path.namespace(), doc).await?;
     Ok(())
 }
@@ -198,7 +201,7 @@ pub async fn list(
 }
 
 /// Stored JSON text to wire JSON text, run by the store as it reads.
-fn renderer() -> TextMap {
+pub(crate) fn renderer() -> TextMap {
     static RENDER: LazyLock<TextMap> = LazyLock::new(|| {
         Arc::new(|text: &str| {
             view::render_text(text).map_err(|e| {

@@ -6,6 +6,8 @@ pub mod dynamic;
 pub mod escape;
 pub mod labels;
 pub mod params;
+pub mod query;
+pub mod times;
 pub mod view;
 
 use std::sync::Arc;
@@ -14,6 +16,15 @@ use chrono::{DateTime, Utc};
 
 use crate::config::QuerySettings;
 use crate::store::{Store, StoreError};
+
+/// Creates the indexes the query tables rely on (idempotent). Called at
+/// start-up, before any request is served.
+pub async fn prepare(store: &dyn Store) -> Result<(), StoreError> {
+    for (ns, spec) in query::index_specs() {
+        store.ensure_index(&ns, &spec).await?;
+    }
+    Ok(())
+}
 
 /// Source of "now", injectable for tests.
 pub trait Clock: Send + Sync {

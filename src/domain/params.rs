@@ -110,23 +110,8 @@ impl ListParams {
             ));
         }
         let projection = parse_field(raw)?;
-        let skip = parse_u64(raw, "offset")?.unwrap_or(0);
-        if skip > i64::MAX as u64 {
-            return Err(DomainError::param(
-                "offset",
-                format!("must not exceed {}", i64::MAX),
-            ));
-        }
-        let limit = match parse_u64(raw, "limit")? {
-            None | Some(0) => limits.default_limit,
-            Some(n) if n > limits.max_limit => {
-                return Err(DomainError::param(
-                    "limit",
-                    format!("must not exceed {}", limits.max_limit),
-                ));
-            }
-            Some(n) => n,
-        };
+        let skip = parse_offset(raw)?;
+        let limit = parse_limit(raw, limits)?;
         let (mut window_begin, mut window_end) = (None, None);
         if window {
             window_begin = parse_seconds(raw, "updateTimeBegin")?;
@@ -184,7 +169,32 @@ pub fn check_path(param: &str, path: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn parse_field(raw: &RawParams) -> Result<Option<Projection>, DomainError> {
+/// `offset`: absent is 0.
+pub fn parse_offset(raw: &RawParams) -> Result<u64, DomainError> {
+    let skip = parse_u64(raw, "offset")?.unwrap_or(0);
+    if skip > i64::MAX as u64 {
+        return Err(DomainError::param(
+            "offset",
+            format!("must not exceed {}", i64::MAX),
+        ));
+    }
+    Ok(skip)
+}
+
+/// `limit`: absent or 0 is the default page, above the maximum an error.
+pub fn parse_limit(raw: &RawParams, limits: &QuerySettings) -> Result<u64, DomainError> {
+    match parse_u64(raw, "limit")? {
+        None | Some(0) => Ok(limits.default_limit),
+        Some(n) if n > limits.max_limit => Err(DomainError::param(
+            "limit",
+            format!("must not exceed {}", limits.max_limit),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// `field`: the projection, from every `field` parameter.
+pub fn parse_field(raw: &RawParams) -> Result<Option<Projection>, DomainError> {
     let mut paths = Vec::new();
     for (_, v) in raw.0.iter().filter(|(k, _)| k == "field") {
         if v.is_empty() {
@@ -295,6 +305,7 @@ mod tests {
         QuerySettings {
             default_limit: 3000,
             max_limit: 50000,
+            time_zone: crate::config::TimeZone::default(),
         }
     }
 

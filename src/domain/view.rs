@@ -4,7 +4,12 @@
 use serde_json::{Map, Value};
 
 use super::escape::{DOLLAR, DOT, unescape_map};
+use super::times::SHADOW_FIELD;
 use crate::model::{Document, instant_of, render_instant};
+
+/// Internal top-level fields never shown to clients: the soft-delete flag
+/// and the instants of time fields that queries compare.
+const HIDDEN: &[&str] = &["_isBcsObjectDeleted", SHADOW_FIELD];
 
 /// Top-level fields in the order clients see them; others follow as stored.
 const ORDER: &[&str] = &[
@@ -20,7 +25,9 @@ const ORDER: &[&str] = &[
 
 /// Turns a stored document into its wire form.
 pub fn render(mut doc: Document) -> Map<String, Value> {
-    doc.shift_remove("_isBcsObjectDeleted");
+    for k in HIDDEN {
+        doc.shift_remove(*k);
+    }
     // Instants first: a client's own `$date` key is stored as `＄date` and
     // only becomes `$date` again when keys are restored below.
     for v in doc.values_mut() {
@@ -110,6 +117,7 @@ fn render_canonical(text: &str) -> Option<String> {
     let data_start = i;
     // Suffix, anchored at the end: the two instants are top-level members.
     let rest = text.strip_suffix('}')?;
+    let rest = without_shadow(rest)?;
     let (rest, updated) = instant_suffix(rest)?;
     let rest = rest.strip_suffix(",\"updateTime\":")?;
     let (rest, created) = instant_suffix(rest)?;
@@ -127,6 +135,55 @@ fn render_canonical(text: &str) -> Option<String> {
     out.push_str(&render_instant(updated));
     out.push_str("\"}");
     Some(out)
+}
+
+/// `s` without a trailing `,"_bcsTimes":{"<key>":{"$date":<i64>},...}` member
+/// (checked exactly); `s` itself when it has none.
+fn without_shadow(s: &str) -> Option<&str> {
+    const MEMBER: &str = ",\"_bcsTimes\":";
+    if !s.ends_with('}') {
+        return Some(s);
+    }
+    let Some(at) = s.rfind(MEMBER) else {
+        return Some(s);
+    };
+    let obj = s[at + MEMBER.len()..].as_bytes();
+    let mut i = 1;
+    if obj.first() != Some(&b'{') {
+        return Some(s);
+    }
+    if obj.get(1) == Some(&b'}') {
+        return (obj.len() == 2).then_some(&s[..at]);
+    }
+    loop {
+        // "key":{"$date":-?digits}
+        if obj.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_len = obj[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count();
+        i += 1 + key_len;
+        let lead = b"\":{\"$date\":";
+        if key_len == 0 || !obj[i..].starts_with(lead) {
+            return None;
+        }
+        i += lead.len();
+        if obj.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let digits = obj[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || obj.get(i + digits) != Some(&b'}') {
+            return None;
+        }
+        i += digits + 1;
+        match obj.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') if i + 1 == obj.len() => return Some(&s[..at]),
+            _ => return None,
+        }
+    }
 }
 
 /// `s` ends with a stored instant `{"$date":<i64>}`: the text before it and
@@ -216,7 +273,7 @@ fn render_text_fast(text: &str) -> Option<String> {
     if canonical
         && fields
             .iter()
-            .all(|f| &out[f.key.clone()] != "_isBcsObjectDeleted")
+            .all(|f| !HIDDEN.contains(&&out[f.key.clone()]))
     {
         return Some(out);
     }
@@ -235,7 +292,7 @@ fn render_text_fast(text: &str) -> Option<String> {
     }
     for f in &fields {
         let k = &out[f.key.clone()];
-        if !ORDER.contains(&k) && k != "_isBcsObjectDeleted" {
+        if !ORDER.contains(&k) && !HIDDEN.contains(&k) {
             emit(f);
         }
     }
@@ -429,6 +486,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_time_shadow_is_hidden_and_checked_exactly() {
+        let base = r#"{"_id":"x","clusterId":"c","resourceType":"Pod","resourceName":"p","data":{"a":1},"createTime":{"$date":0},"updateTime":{"$date":0}"#;
+        let expected = r#"{"_id":"x","clusterId":"c","resourceType":"Pod","resourceName":"p","data":{"a":1},"createTime":"1970-01-01T00:00:00.000Z","updateTime":"1970-01-01T00:00:00.000Z"}"#;
+        for shadow in [
+            r#"{}"#,
+            r#"{"data_status_startTime":{"$date":-5}}"#,
+            r#"{"a":{"$date":1},"b_2":{"$date":2}}"#,
+        ] {
+            let text = format!("{base},\"_bcsTimes\":{shadow}}}");
+            assert_eq!(render_canonical(&text).as_deref(), Some(expected), "{text}");
+            assert_eq!(render_text(&text).unwrap(), expected);
+        }
+        // Not the shadow's exact shape: the general path decides.
+        let text = format!("{base},\"_bcsTimes\":{{\"a\":1}}}}");
+        assert_eq!(render_canonical(&text), None);
+        assert_eq!(render_text(&text).unwrap(), expected);
+    }
+
     /// A document in the stored shape takes the search-based path.
     #[test]
     fn canonical_documents_take_the_short_path() {
@@ -467,7 +543,7 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::json;
 
-        const KEYS: &[&str] = &["a", "a．b", "＄x", "$date", "k\"q", "é", "x\\y", ""];
+        const KEYS: &[&str] = &["a", "a．b", "＄x", "$date", "k\"q", "é", "x\\y", "", "_bcsTimes"];
 
         fn value() -> impl Strategy<Value = Value> {
             let leaf = prop_oneof![
@@ -503,6 +579,7 @@ mod tests {
                 "createTime",
                 "updateTime",
                 "_isBcsObjectDeleted",
+                "_bcsTimes",
                 "extra",
                 "a．b",
                 "k\"q",
@@ -524,8 +601,12 @@ mod tests {
                 value(),
                 value(),
                 -10_000_000_000_000i64..10_000_000_000_000,
+                prop::option::of(prop::collection::vec(
+                    ("[a-zA-Z_0-9]{1,6}", -10_000_000_000_000i64..10_000_000_000_000),
+                    0..3,
+                )),
             )
-                .prop_map(|(id, c, ns, t, n, data, updated, created)| {
+                .prop_map(|(id, c, ns, t, n, data, updated, created, shadow)| {
                     let mut d = Document::new();
                     d.insert("_id".into(), json!(id));
                     d.insert("clusterId".into(), json!(c));
@@ -544,6 +625,13 @@ mod tests {
                         other => other,
                     };
                     d.insert("updateTime".into(), updated);
+                    if let Some(times) = shadow {
+                        let m = times
+                            .into_iter()
+                            .map(|(k, ms)| (k, crate::model::date_millis(ms)))
+                            .collect();
+                        d.insert(SHADOW_FIELD.into(), Value::Object(m));
+                    }
                     d
                 })
         }

@@ -26,6 +26,23 @@ pub type TextMap = Arc<dyn Fn(&str) -> Result<String, StoreError> + Send + Sync>
 /// The results of [`Store::find_text`].
 pub type TextStream = BoxStream<'static, Result<String, StoreError>>;
 
+/// A secondary (non-unique) index: field paths in stored form, in order.
+/// Natural-key fields may come first (`clusterId`); the stores place them
+/// where their layout keeps the natural key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexSpec {
+    pub fields: Vec<IndexField>,
+}
+
+/// One field of an [`IndexSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IndexField {
+    pub path: String,
+    /// The field holds stored instants (`{"$date": ms}`) that range
+    /// conditions compare.
+    pub instant: bool,
+}
+
 /// Failure categories of a store. The API maps each to one status and code.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,6 +97,26 @@ pub trait Store: Send + Sync {
             .boxed())
     }
 
+    /// The distinct values at `path` among matching documents (an array
+    /// there contributes its elements), in no particular order.
+    async fn distinct(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        filter: &Filter,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let docs = self
+            .find(ns, &Query {
+                projection: Some(crate::model::Projection::new(vec![path.to_owned()])),
+                ..Query::new(filter.clone())
+            })
+            .await?;
+        distinct_of(docs, path).await
+    }
+
+    /// Makes sure the index exists (idempotent; called at start-up).
+    async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError>;
+
     /// Number of matching documents.
     async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError>;
 
@@ -94,6 +131,33 @@ pub trait Store: Send + Sync {
 
     /// Flush and stop background work; called once at shutdown.
     async fn close(&self) {}
+}
+
+/// The distinct values at `path` in a stream of documents.
+pub async fn distinct_of(
+    mut docs: DocStream,
+    path: &str,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    use futures::StreamExt;
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    while let Some(doc) = docs.next().await {
+        let doc = serde_json::Value::Object(doc?);
+        let mut v = Some(&doc);
+        for comp in path.split('.') {
+            v = v.and_then(|x| x.get(comp));
+        }
+        let values = match v {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            Some(x) => vec![x.clone()],
+            None => Vec::new(),
+        };
+        for x in values {
+            if !out.contains(&x) {
+                out.push(x);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Open the configured backend.

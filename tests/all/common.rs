@@ -82,6 +82,9 @@ impl TestStore {
             f(s);
         });
         let store = store::open(&settings).await.expect("store opens");
+        bcs_storage::domain::prepare(store.as_ref())
+            .await
+            .expect("query indexes");
         TestStore {
             store,
             settings,

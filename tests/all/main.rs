@@ -5,4 +5,5 @@ mod conformance;
 mod crash;
 mod http_dynamic;
 mod http_errors;
+mod http_query;
 mod props;

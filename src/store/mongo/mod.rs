@@ -5,7 +5,7 @@
 
 mod convert;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use mongodb::{Client, Collection, IndexModel};
 
 use crate::config::MongoSettings;
 use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, WriteOutcome};
-use crate::store::{DocStream, Store, StoreError};
+use crate::store::{DocStream, IndexSpec, Store, StoreError};
 
 pub use convert::{filter_to_bson, from_bson_doc, to_bson_doc};
 
@@ -32,7 +32,28 @@ pub struct MongoStore {
     client: Client,
     settings: MongoSettings,
     ensured: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Secondary indexes per (database, collection), created with the
+    /// collection's other indexes on its first write (creating them at
+    /// start-up would create empty collections).
+    secondary: Mutex<HashMap<(String, String), Vec<IndexSpec>>>,
     purger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The MongoDB index of a secondary index spec.
+fn secondary_model(spec: &IndexSpec) -> IndexModel {
+    let mut keys = BsonDoc::new();
+    for f in &spec.fields {
+        keys.insert(f.path.clone(), 1);
+    }
+    let name: Vec<&str> = spec.fields.iter().map(|f| f.path.as_str()).collect();
+    IndexModel::builder()
+        .keys(keys)
+        .options(
+            IndexOptions::builder()
+                .name(format!("bcs_query_{}", name.join("_")))
+                .build(),
+        )
+        .build()
 }
 
 fn classify(e: mongodb::error::Error) -> StoreError {
@@ -85,6 +106,7 @@ impl MongoStore {
             client,
             settings: settings.clone(),
             ensured: Arc::new(Mutex::new(HashSet::new())),
+            secondary: Mutex::new(HashMap::new()),
             purger: Mutex::new(None),
         };
         store.start_purger();
@@ -170,6 +192,18 @@ impl MongoStore {
                     .options(IndexOptions::builder().name(flag_index).build())
                     .build(),
             );
+        }
+        let secondary = self
+            .secondary
+            .lock()
+            .map(|m| m.get(&id).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        for spec in &secondary {
+            let model = secondary_model(spec);
+            let name = model.options.as_ref().and_then(|o| o.name.clone());
+            if !name.is_some_and(|n| existing.contains(&n)) {
+                models.push(model);
+            }
         }
         if !models.is_empty() {
             coll.create_indexes(models).await.map_err(classify)?;
@@ -377,6 +411,32 @@ impl Store for MongoStore {
             .await
             .map_err(classify)?;
         Ok(r.modified_count)
+    }
+
+    async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {
+        let id = (self.db_name(ns.database).to_owned(), ns.collection.clone());
+        if let Ok(mut m) = self.secondary.lock() {
+            let specs = m.entry(id.clone()).or_default();
+            if !specs.contains(spec) {
+                specs.push(spec.clone());
+            }
+        }
+        // A collection that exists gets the index now, others on first write.
+        let exists = self
+            .client
+            .database(&id.0)
+            .list_collection_names()
+            .filter(doc! { "name": &id.1 })
+            .await
+            .map_err(classify)?
+            .contains(&id.1);
+        if exists {
+            self.collection(ns)
+                .create_index(secondary_model(spec))
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
     }
 
     async fn list_collections(&self, database: Database) -> Result<Vec<String>, StoreError> {

@@ -6,9 +6,10 @@ mod sql;
 mod writer;
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::{SqliteSettings, Synchronous};
 use crate::model::{Database, Document, Filter, Namespace, Projection, Query, WriteOutcome};
-use crate::store::{DocStream, Store, StoreError, TextMap, TextStream, doc_text};
+use crate::store::{DocStream, IndexSpec, Store, StoreError, TextMap, TextStream, doc_text};
 
 pub use sql::KEY_SEP;
 use writer::{WriteOp, WriterConfig};
@@ -46,13 +47,90 @@ CREATE TABLE IF NOT EXISTS changes (
     doc BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS collections (ns TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS indexed_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS array_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, path)) WITHOUT ROWID;
 ";
+
+/// Paths with a secondary index, per namespace, and those on which some
+/// document ever had an array (there a condition also needs the evaluator).
+/// Loaded at open, kept by the writer (flags are set before the write that
+/// needs them commits).
+#[derive(Debug, Default)]
+pub(crate) struct IndexState {
+    indexed: HashMap<String, HashSet<String>>,
+    arrays: HashSet<(String, String)>,
+}
+
+impl IndexState {
+    fn load(conn: &Connection) -> rusqlite::Result<IndexState> {
+        let mut state = IndexState::default();
+        let mut stmt = conn.prepare("SELECT ns, path FROM indexed_paths")?;
+        for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (ns, path) = r?;
+            state.indexed.entry(ns).or_default().insert(path);
+        }
+        let mut stmt = conn.prepare("SELECT ns, path FROM array_paths")?;
+        for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            state.arrays.insert(r?);
+        }
+        Ok(state)
+    }
+
+    /// Indexed paths of `ns` that never held an array.
+    fn scalar(&self, ns: &str) -> HashSet<String> {
+        match self.indexed.get(ns) {
+            None => HashSet::new(),
+            Some(paths) => paths
+                .iter()
+                .filter(|p| !self.arrays.contains(&(ns.to_owned(), (*p).clone())))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Indexed paths of `ns` on which `doc` has an array and that are not
+    /// flagged yet.
+    fn new_arrays(&self, ns: &str, doc: &Document) -> Vec<String> {
+        let Some(paths) = self.indexed.get(ns) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .filter(|p| !self.arrays.contains(&(ns.to_owned(), (*p).clone())))
+            .filter(|p| array_on_path(doc, p))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether some value along `path` (the last one included) is an array.
+fn array_on_path(doc: &Document, path: &str) -> bool {
+    let mut comps = path.split('.');
+    let mut v = match comps.next().and_then(|c| doc.get(c)) {
+        Some(v) => v,
+        None => return false,
+    };
+    loop {
+        match v {
+            Value::Array(_) => return true,
+            Value::Object(m) => match comps.next() {
+                Some(c) => match m.get(c) {
+                    Some(x) => v = x,
+                    None => return false,
+                },
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+}
 
 /// The embedded store.
 pub struct SqliteStore {
     writes: Mutex<Option<mpsc::Sender<WriteOp>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Readers>,
+    indexes: Arc<RwLock<IndexState>>,
 }
 
 /// How long a list stream waits for a client that stopped reading before it
@@ -227,6 +305,7 @@ impl SqliteStore {
         let file = settings.path.join(DB_FILE);
         let writer_conn = open_connection(&file, settings, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", file.display())))?;
+        let indexes = Arc::new(RwLock::new(IndexState::load(&writer_conn).map_err(internal)?));
         let mut idle = Vec::with_capacity(settings.read_connections);
         for _ in 0..settings.read_connections {
             idle.push(open_connection(&file, settings, true).map_err(internal)?);
@@ -244,6 +323,7 @@ impl SqliteStore {
         let cfg = WriterConfig {
             max_batch: settings.max_batch,
             change_log_retain: settings.change_log_retain,
+            indexes: indexes.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -253,11 +333,23 @@ impl SqliteStore {
             writes: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(handle)),
             readers,
+            indexes,
         })
     }
 
     fn ns_name(ns: &Namespace) -> String {
         format!("{}/{}", ns.database.as_str(), ns.collection)
+    }
+
+    /// The SQL condition for `filter` on `ns`.
+    fn condition(&self, ns: &Namespace, filter: &Filter) -> sql::SqlFilter {
+        let name = Self::ns_name(ns);
+        let scalar = self
+            .indexes
+            .read()
+            .map(|s| s.scalar(&name))
+            .unwrap_or_default();
+        sql::where_clause(ns, &name, filter, &scalar)
     }
 
     async fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
@@ -312,17 +404,26 @@ impl SqliteStore {
         T: Send + 'static,
         M: Fn(&rusqlite::Row<'_>, Option<&Projection>) -> Result<T, StoreError> + Send + 'static,
     {
-        let cond = sql::where_clause(ns, &Self::ns_name(ns), &query.filter);
+        let cond = self.condition(ns, &query.filter);
         let limit = query
             .limit
             .map(|l| l.min(i64::MAX as u64) as i64)
             .unwrap_or(-1);
-        let sql = format!(
-            "SELECT json(doc) FROM docs WHERE {} {} LIMIT {limit} OFFSET {}",
-            cond.sql,
-            sql::order_by(&query.sort),
+        let order = sql::order_by(&query.sort);
+        let page = format!(
+            "{order} LIMIT {limit} OFFSET {}",
             query.skip.min(i64::MAX as u64)
         );
+        // The page is chosen first (from an index alone when one covers the
+        // conditions), then only its rows are read and converted.
+        let sql = if cond.point {
+            format!("SELECT json(doc) FROM docs WHERE {} {page}", cond.sql)
+        } else {
+            format!(
+                "SELECT json(doc) FROM docs WHERE id IN (SELECT id FROM docs WHERE {} {page}) {order}",
+                cond.sql
+            )
+        };
         let projection = query.projection.clone();
         if cond.point {
             let items = self.readers.on_this_thread(|conn| {
@@ -415,11 +516,18 @@ impl Store for SqliteStore {
         }
         let key = sql::key_of(ns, &doc);
         let doc_json = doc_text(&doc)?;
+        let name = Self::ns_name(ns);
+        let array_paths = self
+            .indexes
+            .read()
+            .map(|s| s.new_arrays(&name, &doc))
+            .unwrap_or_default();
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::Upsert {
-            ns: Self::ns_name(ns),
+            ns: name,
             key,
             doc_json,
+            array_paths,
             reply,
         })
         .await?;
@@ -449,7 +557,7 @@ impl Store for SqliteStore {
     }
 
     async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
-        let cond = sql::where_clause(ns, &Self::ns_name(ns), filter);
+        let cond = self.condition(ns, filter);
         self.with_reader(move |c| {
             let sql = format!("SELECT count(*) FROM docs WHERE {}", cond.sql);
             c.prepare_cached(&sql)
@@ -463,10 +571,95 @@ impl Store for SqliteStore {
     }
 
     async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
-        let cond = sql::where_clause(ns, &Self::ns_name(ns), filter);
+        let cond = self.condition(ns, filter);
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::DeleteMany {
             filter: cond,
+            reply,
+        })
+        .await?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    async fn distinct(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        filter: &Filter,
+    ) -> Result<Vec<Value>, StoreError> {
+        // Top-level fields never hold documents with arrays in between;
+        // deeper paths take the general way.
+        let Some(expr) = sql::index_expr(path, false).filter(|_| !path.contains('.')) else {
+            let docs = self
+                .find(ns, &Query {
+                    projection: Some(Projection::new(vec![path.to_owned()])),
+                    ..Query::new(filter.clone())
+                })
+                .await?;
+            return crate::store::distinct_of(docs, path).await;
+        };
+        let cond = self.condition(ns, filter);
+        let json = expr.replacen("json_extract(doc, ", "(doc -> ", 1);
+        let sql = format!(
+            "SELECT DISTINCT {json} FROM docs WHERE {} AND {expr} IS NOT NULL",
+            cond.sql
+        );
+        let texts: Vec<String> = self
+            .with_reader(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(internal)?;
+                let rows = stmt
+                    .query_map(params_from_iter(cond.params.iter()), |r| r.get::<_, String>(0))
+                    .map_err(internal)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(internal)
+            })
+            .await?;
+        let mut out: Vec<Value> = Vec::new();
+        for t in texts {
+            let v: Value = serde_json::from_str(&t)
+                .map_err(|e| StoreError::Internal(format!("stored value is not JSON: {e}")))?;
+            let items = match v {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            for x in items {
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {
+        let name = Self::ns_name(ns);
+        let mut exprs = Vec::new();
+        let mut paths = Vec::new();
+        for f in &spec.fields {
+            // The natural key is the `key` column, last in every index.
+            if ns.key_fields.contains(&f.path.as_str()) {
+                continue;
+            }
+            let expr = sql::index_expr(&f.path, f.instant).ok_or_else(|| {
+                StoreError::InvalidFilter(format!("cannot index the path {:?}", f.path))
+            })?;
+            exprs.push(expr);
+            paths.push(f.path.clone());
+        }
+        let Some(first) = exprs.first().cloned() else {
+            return Ok(());
+        };
+        let index_name = sql::index_name(&exprs);
+        let create = format!(
+            "CREATE INDEX IF NOT EXISTS {index_name} ON docs (ns, {}, key) WHERE {first} IS NOT NULL",
+            exprs.join(", ")
+        );
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::EnsureIndex {
+            ns: name,
+            create,
+            paths,
             reply,
         })
         .await?;

@@ -5,6 +5,13 @@
 //! by `bcs_match`, a SQL function that runs the reference evaluator. Leading
 //! equalities on the natural key become a range on the `key` column, so they
 //! use the primary key index.
+//!
+//! Paths with a secondary index on which no document of the namespace has
+//! ever had an array ("scalar paths", tracked by the writer) get the fast
+//! form alone: a plain comparison of the indexed expression, which the
+//! planner can answer from the index.
+
+use std::collections::HashSet;
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
@@ -24,6 +31,8 @@ pub struct SqlFilter {
     pub params: Vec<SqlValue>,
     /// The whole natural key is fixed: at most one row is examined.
     pub point: bool,
+    /// Indexed paths without arrays in this namespace.
+    scalar: HashSet<String>,
 }
 
 impl SqlFilter {
@@ -51,8 +60,16 @@ pub fn key_of(ns: &Namespace, doc: &serde_json::Map<String, Value>) -> String {
 
 /// Condition selecting live documents of `ns` matching `filter`; parameter
 /// `?1` is the namespace name.
-pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter {
-    let mut out = SqlFilter::default();
+pub fn where_clause(
+    ns: &Namespace,
+    ns_name: &str,
+    filter: &Filter,
+    scalar: &HashSet<String>,
+) -> SqlFilter {
+    let mut out = SqlFilter {
+        scalar: scalar.clone(),
+        ..SqlFilter::default()
+    };
     let p = out.param(SqlValue::Text(ns_name.to_owned()));
     let mut sql = format!("ns = {p}");
     let range = key_range(ns, filter);
@@ -60,20 +77,6 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
         KeyRange::Exact(_) => ns.key_fields.len(),
         KeyRange::Prefix(p) => p.matches(KEY_SEP).count() + 1,
     });
-    if let Some(range) = range {
-        match range {
-            KeyRange::Exact(k) => {
-                out.point = true;
-                let p = out.param(SqlValue::Text(k));
-                sql.push_str(&format!(" AND key = {p}"));
-            }
-            KeyRange::Prefix(prefix) => {
-                let lo = out.param(SqlValue::Text(format!("{prefix}{KEY_SEP}")));
-                let hi = out.param(SqlValue::Text(format!("{prefix}\u{2}")));
-                sql.push_str(&format!(" AND key >= {lo} AND key < {hi}"));
-            }
-        }
-    }
     // Conditions the key range already guarantees are not evaluated again.
     let residual = match (&range_fields, filter) {
         (0, _) => filter.clone(),
@@ -87,6 +90,27 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
         (n, other) if covered_by_key(ns, *n, other) => Filter::all(),
         (_, other) => other.clone(),
     };
+    // With a condition a secondary index answers, the key range is checked
+    // but not used to pick the index (`+key`): the planner cannot tell which
+    // is narrower, and the secondary index usually is.
+    let indexed = conjuncts(&residual)
+        .iter()
+        .any(|c| indexable(c, &out.scalar));
+    let key_col = if indexed { "+key" } else { "key" };
+    if let Some(range) = range {
+        match range {
+            KeyRange::Exact(k) => {
+                out.point = true;
+                let p = out.param(SqlValue::Text(k));
+                sql.push_str(&format!(" AND key = {p}"));
+            }
+            KeyRange::Prefix(prefix) => {
+                let lo = out.param(SqlValue::Text(format!("{prefix}{KEY_SEP}")));
+                let hi = out.param(SqlValue::Text(format!("{prefix}\u{2}")));
+                sql.push_str(&format!(" AND {key_col} >= {lo} AND {key_col} < {hi}"));
+            }
+        }
+    }
     let before = out.params.len();
     let mut cond = translate(&residual, &mut out);
     if out.params.len() > MAX_PARAMS {
@@ -101,6 +125,61 @@ pub fn where_clause(ns: &Namespace, ns_name: &str, filter: &Filter) -> SqlFilter
     }
     out.sql = sql;
     out
+}
+
+fn conjuncts(f: &Filter) -> &[Filter] {
+    match f {
+        Filter::And(parts) => parts,
+        other => std::slice::from_ref(other),
+    }
+}
+
+/// A range on a scalar indexed path: the secondary index should answer it.
+fn indexable(f: &Filter, scalar: &HashSet<String>) -> bool {
+    matches!(f, Filter::Range(path, _, _) if scalar.contains(path))
+}
+
+/// The expression a secondary index on `path` holds, written exactly as
+/// the conditions below write it (the planner matches expressions by text).
+pub fn index_expr(path: &str, instant: bool) -> Option<String> {
+    let p = json_path(path)?;
+    let p = if instant { format!("{p}.\"$date\"") } else { p };
+    Some(format!("json_extract(doc, '{}')", sql_str(&p)))
+}
+
+/// A stable index name for the expressions: readable, with a hash so that
+/// paths differing only in punctuation do not collide.
+pub fn index_name(exprs: &[String]) -> String {
+    let joined = exprs.join(",");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in joined.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let readable: String = joined
+        .trim_start_matches("json_extract(doc, '$.")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(48)
+        .collect();
+    format!("ix_{readable}_{:08x}", hash as u32)
+}
+
+/// Whether any prefix of `path` (the whole path included) is an array, as
+/// SQL: the rows on which a condition on `path` needs the evaluator.
+pub fn array_check(path: &str) -> String {
+    array_on_path(path)
+}
+
+/// `fast` alone on a scalar path, else `fast` or, for rows with an array on
+/// the path, the evaluator.
+fn guarded(fast: String, leaf: &Filter, path: &str, out: &mut SqlFilter) -> String {
+    if out.scalar.contains(path) {
+        return fast;
+    }
+    let arr = array_on_path(path);
+    let eval = evaluator(leaf, out);
+    format!("({fast} OR ({arr} AND {eval}))")
 }
 
 /// `ORDER BY` clause for a sort.
@@ -274,9 +353,7 @@ fn translate(f: &Filter, out: &mut SqlFilter) -> String {
                     sql_str(&p),
                     params.join(", ")
                 );
-                let arr = array_on_path(path);
-                let eval = evaluator(f, out);
-                format!("({fast} OR ({arr} AND {eval}))")
+                guarded(fast, f, path, out)
             } else {
                 let alts: Vec<Filter> = vs
                     .iter()
@@ -316,19 +393,17 @@ fn translate(f: &Filter, out: &mut SqlFilter) -> String {
                     format!("json_extract(doc, '{}') {sym} {v}", sql_str(&dp))
                 }
             };
-            let arr = array_on_path(path);
-            let eval = evaluator(f, out);
-            format!("({fast} OR ({arr} AND {eval}))")
+            guarded(fast, f, path, out)
         }
         Filter::Exists(path, want) => {
             let Some(p) = json_path(path) else {
                 return evaluator(f, out);
             };
-            let arr = array_on_path(path);
-            let eval = evaluator(&Filter::Exists(path.clone(), true), out);
-            let exists = format!(
-                "(json_type(doc, '{}') IS NOT NULL OR ({arr} AND {eval}))",
-                sql_str(&p)
+            let exists = guarded(
+                format!("json_type(doc, '{}') IS NOT NULL", sql_str(&p)),
+                &Filter::Exists(path.clone(), true),
+                path,
+                out,
             );
             if *want {
                 exists
@@ -345,9 +420,7 @@ fn translate(f: &Filter, out: &mut SqlFilter) -> String {
                 "(json_type(doc, '{q}') = 'text' AND instr(json_extract(doc, '{q}'), {n}) > 0)",
                 q = sql_str(&p)
             );
-            let arr = array_on_path(path);
-            let eval = evaluator(f, out);
-            format!("({fast} OR ({arr} AND {eval}))")
+            guarded(fast, f, path, out)
         }
     }
 }
@@ -371,6 +444,9 @@ fn eq_sql(leaf: &Filter, path: &str, v: &Value, out: &mut SqlFilter) -> String {
             )
         }
         Value::Bool(b) => format!("json_type(doc, '{q}') IS '{b}'"),
+        Value::Null if out.scalar.contains(path) => {
+            return format!("(json_type(doc, '{q}') IS NULL OR json_type(doc, '{q}') = 'null')");
+        }
         Value::Null => {
             let arr = array_on_path(path);
             let eval = evaluator(leaf, out);
@@ -380,9 +456,7 @@ fn eq_sql(leaf: &Filter, path: &str, v: &Value, out: &mut SqlFilter) -> String {
         }
         _ => return evaluator(leaf, out),
     };
-    let arr = array_on_path(path);
-    let eval = evaluator(leaf, out);
-    format!("({fast} OR ({arr} AND {eval}))")
+    guarded(fast, leaf, path, out)
 }
 
 #[cfg(test)]

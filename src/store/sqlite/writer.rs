@@ -5,11 +5,13 @@
 //! transaction.
 
 use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 
 use rusqlite::{Connection, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::SqlFilter;
+use super::IndexState;
+use super::sql::{SqlFilter, array_check};
 use crate::model::WriteOutcome;
 use crate::store::StoreError;
 
@@ -27,7 +29,17 @@ pub enum WriteOp {
         ns: String,
         key: String,
         doc_json: String,
+        /// Indexed paths on which this document has an array (to flag).
+        array_paths: Vec<String>,
         reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    },
+    /// Creates a secondary index; paths not seen before are checked for
+    /// documents with arrays on them.
+    EnsureIndex {
+        ns: String,
+        create: String,
+        paths: Vec<String>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     DeleteMany {
         filter: SqlFilter,
@@ -39,6 +51,7 @@ pub enum WriteOp {
 pub struct WriterConfig {
     pub max_batch: usize,
     pub change_log_retain: u64,
+    pub indexes: Arc<RwLock<IndexState>>,
 }
 
 /// Runs until every sender is dropped, then returns.
@@ -56,7 +69,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterCon
         }
         let rev_before = rev;
         let known_before = known_ns.clone();
-        let outcome = commit_batch(&mut conn, &mut batch, &mut rev, &mut known_ns);
+        let outcome = commit_batch(&mut conn, &mut batch, &mut rev, &mut known_ns, &cfg.indexes);
         match outcome {
             Ok(results) => {
                 since_trim += batch.len() as u64;
@@ -92,6 +105,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterCon
 enum OpResult {
     Upsert(Result<WriteOutcome, StoreError>),
     Delete(Result<u64, StoreError>),
+    Index(Result<(), StoreError>),
 }
 
 fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
@@ -99,7 +113,7 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
         WriteOp::Upsert { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Upsert(r)) => r,
-                Ok(OpResult::Delete(_)) => Err(StoreError::Internal("mismatched result".into())),
+                Ok(_) => Err(StoreError::Internal("mismatched result".into())),
                 Err(e) => Err(e),
             };
             let _ = reply.send(r);
@@ -107,7 +121,15 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
         WriteOp::DeleteMany { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Delete(r)) => r,
-                Ok(OpResult::Upsert(_)) => Err(StoreError::Internal("mismatched result".into())),
+                Ok(_) => Err(StoreError::Internal("mismatched result".into())),
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(r);
+        }
+        WriteOp::EnsureIndex { reply, .. } => {
+            let r = match res {
+                Ok(OpResult::Index(r)) => r,
+                Ok(_) => Err(StoreError::Internal("mismatched result".into())),
                 Err(e) => Err(e),
             };
             let _ = reply.send(r);
@@ -131,8 +153,9 @@ fn commit_batch(
     batch: &mut [WriteOp],
     rev: &mut i64,
     known_ns: &mut HashSet<String>,
+    indexes: &RwLock<IndexState>,
 ) -> rusqlite::Result<Vec<Result<OpResult, StoreError>>> {
-    let result = run_batch(conn, batch, rev, known_ns);
+    let result = run_batch(conn, batch, rev, known_ns, indexes);
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -144,17 +167,25 @@ fn run_batch(
     batch: &mut [WriteOp],
     rev: &mut i64,
     known_ns: &mut HashSet<String>,
+    indexes: &RwLock<IndexState>,
 ) -> rusqlite::Result<Vec<Result<OpResult, StoreError>>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut results = Vec::with_capacity(batch.len());
     for op in batch.iter() {
         let r = match op {
             WriteOp::Upsert {
-                ns, key, doc_json, ..
+                ns,
+                key,
+                doc_json,
+                array_paths,
+                ..
             } => {
                 if !known_ns.contains(ns) {
                     conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])?;
                     known_ns.insert(ns.clone());
+                }
+                for path in array_paths {
+                    flag_array(conn, indexes, ns, path)?;
                 }
                 match upsert(conn, ns, key, doc_json, *rev + 1) {
                     Ok(outcome) => {
@@ -162,6 +193,23 @@ fn run_batch(
                         Ok(OpResult::Upsert(Ok(outcome)))
                     }
                     Err(Doomed(e)) => return Err(e),
+                }
+            }
+            WriteOp::EnsureIndex {
+                ns, create, paths, ..
+            } => {
+                conn.execute_batch("SAVEPOINT idx")?;
+                match ensure_index(conn, indexes, ns, create, paths) {
+                    Ok(()) => {
+                        conn.execute_batch("RELEASE idx")?;
+                        Ok(OpResult::Index(Ok(())))
+                    }
+                    Err(e) => {
+                        conn.execute_batch("ROLLBACK TO idx; RELEASE idx")?;
+                        Ok(OpResult::Index(Err(StoreError::Internal(format!(
+                            "cannot create an index: {e}"
+                        )))))
+                    }
                 }
             }
             WriteOp::DeleteMany { filter, .. } => {
@@ -183,6 +231,62 @@ fn run_batch(
     }
     conn.execute_batch("COMMIT")?;
     Ok(results)
+}
+
+/// Records that a document of `ns` has an array on the indexed `path`. The
+/// in-memory flag is set before the write commits, so no reader can see the
+/// document while still taking the path for scalar.
+fn flag_array(
+    conn: &Connection,
+    indexes: &RwLock<IndexState>,
+    ns: &str,
+    path: &str,
+) -> rusqlite::Result<()> {
+    if let Ok(mut s) = indexes.write() {
+        s.arrays.insert((ns.to_owned(), path.to_owned()));
+    }
+    conn.prepare_cached("INSERT OR IGNORE INTO array_paths(ns, path) VALUES (?1, ?2)")?
+        .execute(params![ns, path])?;
+    Ok(())
+}
+
+fn ensure_index(
+    conn: &Connection,
+    indexes: &RwLock<IndexState>,
+    ns: &str,
+    create: &str,
+    paths: &[String],
+) -> rusqlite::Result<()> {
+    conn.execute_batch(create)?;
+    for path in paths {
+        let known: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM indexed_paths WHERE ns = ?1 AND path = ?2)",
+            params![ns, path],
+            |r| r.get(0),
+        )?;
+        if !known {
+            // Documents written before the path had an index.
+            let sql = format!(
+                "SELECT EXISTS(SELECT 1 FROM docs WHERE ns = ?1 AND {})",
+                array_check(path)
+            );
+            let arrays: bool = conn.query_row(&sql, [ns], |r| r.get(0))?;
+            if arrays {
+                flag_array(conn, indexes, ns, path)?;
+            }
+            conn.execute(
+                "INSERT INTO indexed_paths(ns, path) VALUES (?1, ?2)",
+                params![ns, path],
+            )?;
+        }
+        if let Ok(mut s) = indexes.write() {
+            s.indexed
+                .entry(ns.to_owned())
+                .or_default()
+                .insert(path.clone());
+        }
+    }
+    Ok(())
 }
 
 /// An upsert failure that leaves the transaction unusable.

@@ -1,0 +1,229 @@
+//! Times written by people and by agents, read as instants: unix seconds,
+//! RFC 3339 with any offset and any number of fraction digits, Go's
+//! `-0700` offsets, and naive `YYYY-MM-DD HH:MM:SS` in a configured zone.
+//!
+//! Query routes compare time parameters with times inside `data`, which are
+//! strings in whatever format the agent wrote. Comparing strings is wrong
+//! (`2017-10-09T15:37:44+08:00` is before `2017-10-09T08:00:00Z`), so every
+//! dynamic document carries, next to its data, the instants of the time
+//! fields the query tables filter on: `_bcsTimes.<path with _ for .>`, an
+//! ordinary stored instant that both backends compare and index natively.
+//! The field is written on every PUT and never shown to clients.
+
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use serde_json::{Map, Value};
+
+use crate::model::{date_millis, instant_of};
+
+/// Top-level field holding the instants of a document's time fields.
+pub const SHADOW_FIELD: &str = "_bcsTimes";
+
+/// Stored path of the instant of the time field at `path`.
+pub fn shadow_path(path: &str) -> String {
+    format!("{SHADOW_FIELD}.{}", shadow_key(path))
+}
+
+fn shadow_key(path: &str) -> String {
+    path.replace('.', "_")
+}
+
+/// The `_bcsTimes` object for `doc`: one instant per path in `paths` whose
+/// value reads as a time. Empty when none does.
+pub fn shadow_times<'a>(
+    doc: &Map<String, Value>,
+    paths: impl IntoIterator<Item = &'a str>,
+    zone: FixedOffset,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for path in paths {
+        let mut v = Some(doc.get(path.split('.').next().unwrap_or_default()));
+        for comp in path.split('.').skip(1) {
+            v = v.map(|x| x.and_then(|o| o.as_object()).and_then(|o| o.get(comp)));
+        }
+        if let Some(Some(value)) = v
+            && let Some(ms) = stored_instant(value, zone)
+        {
+            out.insert(shadow_key(path), date_millis(ms));
+        }
+    }
+    out
+}
+
+/// A stored value read as an instant (unix milliseconds): a time string, a
+/// number of unix seconds, or a stored instant.
+pub fn stored_instant(v: &Value, zone: FixedOffset) -> Option<i64> {
+    match v {
+        Value::String(s) => parse_time(s, zone),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.checked_mul(1000)
+            } else {
+                let f = n.as_f64()? * 1000.0;
+                (f.is_finite() && f.abs() < 9.0e18).then_some(f.round() as i64)
+            }
+        }
+        other => instant_of(other),
+    }
+}
+
+/// Unix milliseconds of `s`: unix seconds (optionally with a fraction),
+/// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM|±HH]`, or a date
+/// `YYYY-MM-DD` (midnight). Without an offset the time is in `zone`.
+pub fn parse_time(s: &str, zone: FixedOffset) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !s[1..].contains('-') {
+        return s.parse::<i64>().ok()?.checked_mul(1000);
+    }
+    if let Some((whole, frac)) = s.split_once('.')
+        && !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && !frac.is_empty()
+        && frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        let secs: f64 = s.parse().ok()?;
+        let ms = secs * 1000.0;
+        return (ms.is_finite() && ms < 9.0e18).then_some(ms.round() as i64);
+    }
+    let (local, offset) = split_offset(s)?;
+    let naive = parse_naive(local)?;
+    let zone = offset.unwrap_or(zone);
+    let utc = naive - chrono::Duration::seconds(i64::from(zone.local_minus_utc()));
+    Some(utc.and_utc().timestamp_millis())
+}
+
+/// Splits a trailing `Z`, `±HH:MM`, `±HHMM` or `±HH` off the date-time.
+fn split_offset(s: &str) -> Option<(&str, Option<FixedOffset>)> {
+    if let Some(rest) = s.strip_suffix(['Z', 'z']) {
+        return Some((rest, FixedOffset::east_opt(0)));
+    }
+    // An offset sign can only come after the time part (past the date's '-').
+    let Some(time_start) = s.find(['T', 't', ' ']) else {
+        return Some((s, None));
+    };
+    let Some(sign_at) = s[time_start..].rfind(['+', '-']).map(|i| i + time_start) else {
+        return Some((s, None));
+    };
+    let sign = if s.as_bytes()[sign_at] == b'+' { 1 } else { -1 };
+    let off = &s[sign_at + 1..];
+    let digits: String = off.chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let offset = FixedOffset::east_opt(sign * (h * 3600 + m * 60))?;
+    Some((s[..sign_at].trim_end(), Some(offset)))
+}
+
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    if s.len() == 10 {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        return Some(d.and_time(NaiveTime::MIN));
+    }
+    let normal: String = s
+        .chars()
+        .map(|c| if c == ' ' || c == 't' { 'T' } else { c })
+        .collect();
+    NaiveDateTime::parse_from_str(&normal, "%Y-%m-%dT%H:%M:%S%.f").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn utc() -> FixedOffset {
+        FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())
+    }
+
+    fn plus8() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!())
+    }
+
+    #[test]
+    fn every_format_of_the_same_instant_agrees() {
+        let t = 1_507_534_664_000; // 2017-10-09T07:37:44Z
+        for s in [
+            "2017-10-09T07:37:44Z",
+            "2017-10-09T15:37:44+08:00",
+            "2017-10-09T15:37:44+0800",
+            "2017-10-09T15:37:44+08",
+            "2017-10-09T02:37:44-05:00",
+            "2017-10-09 07:37:44",
+            "2017-10-09t07:37:44z",
+            "2017-10-09T07:37:44.000Z",
+            "1507534664",
+        ] {
+            assert_eq!(parse_time(s, utc()), Some(t), "{s}");
+        }
+        assert_eq!(parse_time("2017-10-09 15:37:44", plus8()), Some(t));
+        assert_eq!(
+            parse_time("2017-10-09T07:37:45.690518395Z", utc()),
+            Some(t + 1690)
+        );
+        assert_eq!(parse_time("1507534664.5", utc()), Some(t + 500));
+        assert_eq!(
+            parse_time("2017-10-09", utc()),
+            Some(1_507_507_200_000)
+        );
+        assert_eq!(parse_time("-5", utc()), Some(-5000));
+    }
+
+    #[test]
+    fn garbage_is_not_a_time() {
+        for s in [
+            "",
+            "abc",
+            "2017-13-01T00:00:00Z",
+            "2017-10-09T25:00:00Z",
+            "2017-10-09T07:37:44+0x:00",
+            "2017-10-09T07:37:44+123",
+            "10/09/2017",
+            "1-2",
+        ] {
+            assert_eq!(parse_time(s, utc()), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn shadows_hold_the_instants_of_time_fields() {
+        let doc = json!({"data": {"metadata": {"creationTimestamp": "2017-10-16T07:34:52Z"},
+                                   "status": {"startTime": null},
+                                   "last_rolling_time": 1_500_000_000}});
+        let Value::Object(doc) = doc else {
+            unreachable!()
+        };
+        let s = shadow_times(
+            &doc,
+            [
+                "data.metadata.creationTimestamp",
+                "data.status.startTime",
+                "data.last_rolling_time",
+                "data.absent.field",
+            ],
+            utc(),
+        );
+        assert_eq!(
+            Value::Object(s),
+            json!({"data_metadata_creationTimestamp": {"$date": 1_508_139_292_000i64},
+                   "data_last_rolling_time": {"$date": 1_500_000_000_000i64}})
+        );
+        assert_eq!(
+            shadow_path("data.status.startTime"),
+            "_bcsTimes.data_status_startTime"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP tests of the query routes (contract section 4).
