@@ -97,8 +97,13 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     connections: usize,
 
-    /// Phases to run, in order (available: floor, put, get, list).
-    #[arg(long, value_delimiter = ',', default_value = "floor,put,get,list")]
+    /// Phases to run, in order (available: floor, put, get, list,
+    /// query-host, query-time, query-time-day).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "floor,put,get,list,query-host,query-time"
+    )]
     phases: Vec<String>,
 
     /// Minimum throughput ratio to `floor` per phase, as name=ratio pairs.
@@ -106,7 +111,7 @@ struct Args {
         long,
         value_delimiter = ',',
         value_parser = parse_target,
-        default_value = "put=0.07,get=0.25,list=0.012"
+        default_value = "put=0.07,get=0.25,list=0.012,query-host=0.012,query-time=0.012"
     )]
     targets: Vec<Target>,
 
@@ -851,7 +856,46 @@ fn build_phases(preload: u64) -> Vec<Phase> {
             },
         )
         .with_probe(expect_non_empty_list),
+        Phase::new(
+            "query-host",
+            "query pods by hostIp (1 of 500 hosts), limit 100",
+            move |ctx| {
+                let i = ctx.rng.below(preload.clamp(1, HOSTS));
+                Request::get(format!(
+                    "{QUERY_PODS}?hostIp={}&limit={LIST_LIMIT}",
+                    host_ip(i)
+                ))
+            },
+        )
+        .with_probe(expect_non_empty_list),
+        Phase::new(
+            "query-time",
+            "query pods by startTimeBegin/End (a 1-hour window, ~510 pods), limit 100",
+            move |ctx| time_window_query(ctx, preload, 3_600),
+        )
+        .with_probe(expect_non_empty_list),
+        Phase::new(
+            "query-time-day",
+            "query pods by startTimeBegin/End (a 1-day window, ~12k pods), limit 100",
+            move |ctx| time_window_query(ctx, preload, 86_400),
+        )
+        .with_probe(expect_non_empty_list),
     ]
+}
+
+/// The k8s pod query route of the benchmark cluster.
+const QUERY_PODS: &str = "/bcsapi/v4/storage/query/k8s/dynamic/clusters/BCS-K8S-00001/pod";
+
+/// Pods whose `status.startTime` (7 s apart, see `pod_body`) lies in a window
+/// of `span` seconds that starts at a random preloaded pod.
+fn time_window_query(ctx: &mut RequestCtx, preload: u64, span: i64) -> Request {
+    let last = preload.max(1);
+    let first = ctx.rng.below(last.saturating_sub(span as u64 / 7).max(1));
+    let begin = BASE_UNIX_SECS + i64::try_from(first).unwrap_or(0) * 7;
+    Request::get(format!(
+        "{QUERY_PODS}?startTimeBegin={begin}&startTimeEnd={}&limit={LIST_LIMIT}",
+        begin + span
+    ))
 }
 
 /// Namespace `ns-k` holds pods `i ≡ k (mod 100)`, whose app index is

@@ -35,10 +35,7 @@ async fn handle(
     let Some(kind) = find_kind(env, &kind_name) else {
         return Err(ApiError::new(
             ErrorKind::RouteNotFound,
-            format!(
-                "no query route for {} kind {kind_name:?}",
-                env.as_str()
-            ),
+            format!("no query route for {} kind {kind_name:?}", env.as_str()),
         ));
     };
     let raw = if req.method() == Method::POST {

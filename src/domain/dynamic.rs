@@ -6,8 +6,8 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::escape::escape_value;
-use super::times::SHADOW_FIELD;
 use super::params::{ListParams, RawParams};
+use super::times::SHADOW_FIELD;
 use super::{DomainError, Service, view};
 use crate::model::{Bound, Database, Document, Filter, Namespace, Query, RangeOp, date_value};
 use crate::store::{StoreError, TextMap};

@@ -156,112 +156,212 @@ use Env::{K8s, Mesos};
 /// Every query route: C.5.1, C.5.2, and the V0.9.0 document's k8s pod and
 /// endpoints `createTimeBegin/End`.
 pub static KINDS: &[Kind] = &[
-    kind(Mesos, "taskgroup", "taskgroup", NameNamespace, &[
-        p("rcName", "data.rcname", Str),
-        ix("status", "data.status", Str),
-        p("lastStatus", "data.lastStatus", Str),
-        ix("hostIp", "data.hostIP", Str),
-        p("hostName", "data.hostName", Str),
-        ix("podIp", "data.podIP", Str),
-        p("createTime", "data.metadata.creationTimestamp", Time),
-        ix("startTime", "data.startTime", Time),
-        p("lastUpdateTime", "data.lastUpdateTime", Time),
-    ]),
+    kind(
+        Mesos,
+        "taskgroup",
+        "taskgroup",
+        NameNamespace,
+        &[
+            p("rcName", "data.rcname", Str),
+            p("status", "data.status", Str),
+            p("lastStatus", "data.lastStatus", Str),
+            ix("hostIp", "data.hostIP", Str),
+            p("hostName", "data.hostName", Str),
+            ix("podIp", "data.podIP", Str),
+            p("createTime", "data.metadata.creationTimestamp", Time),
+            ix("startTime", "data.startTime", Time),
+            p("lastUpdateTime", "data.lastUpdateTime", Time),
+        ],
+    ),
     scoped(
-        kind(Mesos, "application", "application", NameNamespace, APPLICATION),
+        kind(
+            Mesos,
+            "application",
+            "application",
+            NameNamespace,
+            APPLICATION,
+        ),
         Scope::Application,
     ),
     scoped(
         kind(Mesos, "process", "application", NameNamespace, APPLICATION),
         Scope::Process,
     ),
-    kind(Mesos, "deployment", "deployment", NameNamespace, &[
-        p("checkTime", "data.check_time", Int),
-        p("status", "data.status", Str),
-        p("applicationName", "data.application.name", Str),
-        p("applicationExtName", "data.application_ext.name", Str),
-        p("currRollingOperation", "data.curr_rolling_operation", Str),
-        p("isInRolling", "data.is_in_rolling", Bool),
-        p("lastRollingTime", "data.last_rolling_time", Time),
-    ]),
+    kind(
+        Mesos,
+        "deployment",
+        "deployment",
+        NameNamespace,
+        &[
+            p("checkTime", "data.check_time", Int),
+            p("status", "data.status", Str),
+            p("applicationName", "data.application.name", Str),
+            p("applicationExtName", "data.application_ext.name", Str),
+            p("currRollingOperation", "data.curr_rolling_operation", Str),
+            p("isInRolling", "data.is_in_rolling", Bool),
+            p("lastRollingTime", "data.last_rolling_time", Time),
+        ],
+    ),
     kind(Mesos, "service", "service", NameNamespace, MESOS_API),
     kind(Mesos, "configmap", "configmap", NameNamespace, MESOS_API),
     kind(Mesos, "secret", "secret", NameNamespace, MESOS_API),
     kind(Mesos, "endpoints", "endpoint", NameNamespace, MESOS_API),
-    kind(Mesos, "exportservice", "exportservice", NameNamespace, &[
-        p("serviceName", "data.serviceName", Str),
-        p("sslCert", "data.sslcert", Bool),
-        p("balance", "data.balance", Str),
-    ]),
+    kind(
+        Mesos,
+        "exportservice",
+        "exportservice",
+        NameNamespace,
+        &[
+            p("serviceName", "data.serviceName", Str),
+            p("sslCert", "data.sslcert", Bool),
+            p("balance", "data.balance", Str),
+        ],
+    ),
     scoped(
         kind(Mesos, "namespace", "", Common::None, &[]),
         Scope::Namespaces,
     ),
     kind(Mesos, "ippoolstatic", "IPPoolStatic", Common::None, &[]),
-    kind(Mesos, "ippoolstaticdetail", "IPPoolStaticDetail", Common::None, &[]),
-    kind(K8s, "pod", "Pod", NameNamespace, &[
-        ix("hostIp", "data.status.hostIP", Str),
-        ix("podIp", "data.status.podIP", Str),
-        ix("status", "data.status.phase", Str),
-        ix("startTime", "data.status.startTime", Time),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "replicaset", "ReplicaSet", NameNamespace, &[
-        p("replicas", "data.status.replicas", Int),
-        p("availableReplicas", "data.status.availableReplicas", Int),
-        p("readyReplicas", "data.status.readyReplicas", Int),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "deployment", "Deployment", NameNamespace, &[
-        p("replicas", "data.status.replicas", Int),
-        p("availableReplicas", "data.status.availableReplicas", Int),
-        p("updatedReplicas", "data.status.updatedReplicas", Int),
-        p("strategyType", "data.spec.strategy.type", Str),
-        p("dnsPolicy", "data.spec.template.spec.dnsPolicy", Str),
-        p("restartPolicy", "data.spec.template.spec.restartPolicy", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "service", "Service", NameNamespace, &[
-        p("clusterIp", "data.spec.clusterIP", Str),
-        p("type", "data.spec.type", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "configmap", "ConfigMap", NameNamespace, K8S_CREATE_ONLY),
+    kind(
+        Mesos,
+        "ippoolstaticdetail",
+        "IPPoolStaticDetail",
+        Common::None,
+        &[],
+    ),
+    kind(
+        K8s,
+        "pod",
+        "Pod",
+        NameNamespace,
+        &[
+            ix("hostIp", "data.status.hostIP", Str),
+            ix("podIp", "data.status.podIP", Str),
+            p("status", "data.status.phase", Str),
+            ix("startTime", "data.status.startTime", Time),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "replicaset",
+        "ReplicaSet",
+        NameNamespace,
+        &[
+            p("replicas", "data.status.replicas", Int),
+            p("availableReplicas", "data.status.availableReplicas", Int),
+            p("readyReplicas", "data.status.readyReplicas", Int),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "deployment",
+        "Deployment",
+        NameNamespace,
+        &[
+            p("replicas", "data.status.replicas", Int),
+            p("availableReplicas", "data.status.availableReplicas", Int),
+            p("updatedReplicas", "data.status.updatedReplicas", Int),
+            p("strategyType", "data.spec.strategy.type", Str),
+            p("dnsPolicy", "data.spec.template.spec.dnsPolicy", Str),
+            p(
+                "restartPolicy",
+                "data.spec.template.spec.restartPolicy",
+                Str,
+            ),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "service",
+        "Service",
+        NameNamespace,
+        &[
+            p("clusterIp", "data.spec.clusterIP", Str),
+            p("type", "data.spec.type", Str),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "configmap",
+        "ConfigMap",
+        NameNamespace,
+        K8S_CREATE_ONLY,
+    ),
     kind(K8s, "secret", "Secret", NameNamespace, K8S_CREATE_ONLY),
-    kind(K8s, "endpoints", "Endpoints", NameNamespace, K8S_CREATE_ONLY),
+    kind(
+        K8s,
+        "endpoints",
+        "Endpoints",
+        NameNamespace,
+        K8S_CREATE_ONLY,
+    ),
     kind(K8s, "ingress", "Ingress", NameNamespace, K8S_CREATE_ONLY),
-    kind(K8s, "namespace", "Namespace", Name, &[
-        p("status", "data.status.phase", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "node", "Node", Name, &[
-        p("externalID", "data.spec.externalID", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "daemonset", "DaemonSet", NameNamespace, &[
-        p("resourceVersion", "data.metadata.resourceVersion", Str),
-        p("uid", "data.metadata.uid", Str),
-        p("generation", "data.metadata.generation", Int),
-        p("templateGeneration", "data.spec.templateGeneration", Int),
-        p("updateStrategyType", "data.spec.updateStrategy.type", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "job", "Job", NameNamespace, &[
-        p("resourceVersion", "data.metadata.resourceVersion", Str),
-        p("uid", "data.metadata.uid", Str),
-        K8S_CREATE,
-    ]),
-    kind(K8s, "statefulset", "StatefulSet", NameNamespace, &[
-        p("resourceVersion", "data.metadata.resourceVersion", Str),
-        p("uid", "data.metadata.uid", Str),
-        p("generation", "data.metadata.generation", Int),
-        p("podManagementPolicy", "data.spec.podManagementPolicy", Str),
-        p("updateStrategyType", "data.spec.updateStrategy.type", Str),
-        p("serviceName", "data.spec.serviceName", Str),
-        K8S_CREATE,
-    ]),
+    kind(
+        K8s,
+        "namespace",
+        "Namespace",
+        Name,
+        &[p("status", "data.status.phase", Str), K8S_CREATE],
+    ),
+    kind(
+        K8s,
+        "node",
+        "Node",
+        Name,
+        &[p("externalID", "data.spec.externalID", Str), K8S_CREATE],
+    ),
+    kind(
+        K8s,
+        "daemonset",
+        "DaemonSet",
+        NameNamespace,
+        &[
+            p("resourceVersion", "data.metadata.resourceVersion", Str),
+            p("uid", "data.metadata.uid", Str),
+            p("generation", "data.metadata.generation", Int),
+            p("templateGeneration", "data.spec.templateGeneration", Int),
+            p("updateStrategyType", "data.spec.updateStrategy.type", Str),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "job",
+        "Job",
+        NameNamespace,
+        &[
+            p("resourceVersion", "data.metadata.resourceVersion", Str),
+            p("uid", "data.metadata.uid", Str),
+            K8S_CREATE,
+        ],
+    ),
+    kind(
+        K8s,
+        "statefulset",
+        "StatefulSet",
+        NameNamespace,
+        &[
+            p("resourceVersion", "data.metadata.resourceVersion", Str),
+            p("uid", "data.metadata.uid", Str),
+            p("generation", "data.metadata.generation", Int),
+            p("podManagementPolicy", "data.spec.podManagementPolicy", Str),
+            p("updateStrategyType", "data.spec.updateStrategy.type", Str),
+            p("serviceName", "data.spec.serviceName", Str),
+            K8S_CREATE,
+        ],
+    ),
     kind(K8s, "ippoolstatic", "IPPoolStatic", Common::None, &[]),
-    kind(K8s, "ippoolstaticdetail", "IPPoolStaticDetail", Common::None, &[]),
+    kind(
+        K8s,
+        "ippoolstaticdetail",
+        "IPPoolStaticDetail",
+        Common::None,
+        &[],
+    ),
 ];
 
 /// Collections whose namespaces the namespace routes gather (C.5.3).
@@ -462,9 +562,10 @@ fn condition(
         Ty::Int if k == param.name => {
             let mut values = Vec::new();
             for item in v.split(',') {
-                let n: i64 = item.trim().parse().map_err(|_| {
-                    DomainError::param(k, format!("{item:?} is not an integer"))
-                })?;
+                let n: i64 = item
+                    .trim()
+                    .parse()
+                    .map_err(|_| DomainError::param(k, format!("{item:?} is not an integer")))?;
                 values.push(Value::from(n));
             }
             Filter::In(path, values)
@@ -479,9 +580,7 @@ fn condition(
             let ms = parse_time(v, limits.time_zone.0).ok_or_else(|| {
                 DomainError::param(
                     k,
-                    format!(
-                        "{v:?} is not a time (unix seconds, RFC 3339 or YYYY-MM-DD HH:MM:SS)"
-                    ),
+                    format!("{v:?} is not a time (unix seconds, RFC 3339 or YYYY-MM-DD HH:MM:SS)"),
                 )
             })?;
             Filter::Range(path, op, Bound::Instant(ms))
@@ -519,10 +618,8 @@ pub async fn query(
     kind: &'static Kind,
     cluster_id: &str,
     raw: &RawParams,
-) -> Result<
-    QueryReply<impl Stream<Item = Result<String, DomainError>> + Send + 'static>,
-    DomainError,
-> {
+) -> Result<QueryReply<impl Stream<Item = Result<String, DomainError>> + Send + 'static>, DomainError>
+{
     check_segment("clusterId", cluster_id)?;
     let req = QueryRequest::parse(kind, raw, &svc.limits)?;
     let aggregate = kind.scope == Scope::Namespaces || (kind.route == "namespace" && req.used);
@@ -567,11 +664,7 @@ pub async fn query(
 
 /// The shadow instants a dynamic document of any kind carries.
 pub fn shadow_times_of(data_doc: &Map<String, Value>, svc: &Service) -> Map<String, Value> {
-    super::times::shadow_times(
-        data_doc,
-        TIME_PATHS.iter().copied(),
-        svc.limits.time_zone.0,
-    )
+    super::times::shadow_times(data_doc, TIME_PATHS.iter().copied(), svc.limits.time_zone.0)
 }
 
 #[cfg(test)]
@@ -686,8 +779,14 @@ mod tests {
         };
         assert_eq!(name((Env::K8s, "deployment"), "replicas=x"), "replicas");
         assert_eq!(name((Env::K8s, "deployment"), "replicas=1,x"), "replicas");
-        assert_eq!(name((Env::K8s, "pod"), "startTimeBegin=abc"), "startTimeBegin");
-        assert_eq!(name((Env::K8s, "pod"), "createTimeEnd=2017-99-01"), "createTimeEnd");
+        assert_eq!(
+            name((Env::K8s, "pod"), "startTimeBegin=abc"),
+            "startTimeBegin"
+        );
+        assert_eq!(
+            name((Env::K8s, "pod"), "createTimeEnd=2017-99-01"),
+            "createTimeEnd"
+        );
         assert_eq!(name((Env::K8s, "pod"), "offset=abc"), "offset");
         assert_eq!(name((Env::K8s, "pod"), "limit=-1"), "limit");
         assert_eq!(name((Env::Mesos, "taskgroup"), "extra=%%%"), "extra");
@@ -706,8 +805,8 @@ mod tests {
 
     #[test]
     fn post_bodies_are_flat_objects_of_strings_and_numbers() {
-        let raw = body_params(br#"{"namespace":"ns1","limit":1,"replicas":3,"x":null}"#)
-            .expect("valid");
+        let raw =
+            body_params(br#"{"namespace":"ns1","limit":1,"replicas":3,"x":null}"#).expect("valid");
         assert_eq!(
             raw.0,
             vec![
@@ -722,7 +821,12 @@ mod tests {
         ));
         assert!(body_params(b"[1]").is_err());
         assert!(body_params(b"{").is_err());
-        assert!(body_params(b"  ").expect("empty is no parameters").0.is_empty());
+        assert!(
+            body_params(b"  ")
+                .expect("empty is no parameters")
+                .0
+                .is_empty()
+        );
     }
 
     #[test]
@@ -734,7 +838,11 @@ mod tests {
             specs.iter().any(|(ns, s)| {
                 ns.collection == coll
                     && s.fields[0].path == "clusterId"
-                    && s.fields[1] == IndexField { path: path.into(), instant }
+                    && s.fields[1]
+                        == IndexField {
+                            path: path.into(),
+                            instant,
+                        }
             })
         };
         assert!(has("Pod", "data.status.hostIP", false));

@@ -49,10 +49,19 @@ pub fn shadow_times<'a>(
     out
 }
 
+/// Instants are kept within years 1 to 9999 (what RFC 3339 can write and
+/// every MongoDB tool accepts); a value beyond is not read as a time.
+const MIN_MS: i64 = -62_135_596_800_000;
+const MAX_MS: i64 = 253_402_300_799_999;
+
+fn in_range(ms: i64) -> Option<i64> {
+    (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
+}
+
 /// A stored value read as an instant (unix milliseconds): a time string, a
 /// number of unix seconds, or a stored instant.
 pub fn stored_instant(v: &Value, zone: FixedOffset) -> Option<i64> {
-    match v {
+    let ms = match v {
         Value::String(s) => parse_time(s, zone),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
@@ -63,14 +72,18 @@ pub fn stored_instant(v: &Value, zone: FixedOffset) -> Option<i64> {
             }
         }
         other => instant_of(other),
-    }
+    };
+    ms.and_then(in_range)
 }
 
 /// Unix milliseconds of `s`: unix seconds (optionally with a fraction),
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM|±HH]`, or a date
 /// `YYYY-MM-DD` (midnight). Without an offset the time is in `zone`.
 pub fn parse_time(s: &str, zone: FixedOffset) -> Option<i64> {
-    let s = s.trim();
+    parse_any(s.trim(), zone).and_then(in_range)
+}
+
+fn parse_any(s: &str, zone: FixedOffset) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
@@ -175,16 +188,25 @@ mod tests {
             Some(t + 1690)
         );
         assert_eq!(parse_time("1507534664.5", utc()), Some(t + 500));
-        assert_eq!(
-            parse_time("2017-10-09", utc()),
-            Some(1_507_507_200_000)
-        );
+        assert_eq!(parse_time("2017-10-09", utc()), Some(1_507_507_200_000));
         assert_eq!(parse_time("-5", utc()), Some(-5000));
+        assert_eq!(
+            parse_time("9999-12-31T23:59:59.999Z", utc()),
+            Some(253_402_300_799_999)
+        );
+        assert_eq!(
+            parse_time("0001-01-01T00:00:00Z", utc()),
+            Some(-62_135_596_800_000)
+        );
+        assert_eq!(stored_instant(&json!(1_507_536_000_000i64), utc()), None);
     }
 
     #[test]
     fn garbage_is_not_a_time() {
         for s in [
+            "1507536000000",
+            "-99999999999",
+            "253402300800",
             "",
             "abc",
             "2017-13-01T00:00:00Z",

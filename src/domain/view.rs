@@ -147,7 +147,7 @@ fn without_shadow(s: &str) -> Option<&str> {
     let Some(at) = s.rfind(MEMBER) else {
         return Some(s);
     };
-    let obj = s[at + MEMBER.len()..].as_bytes();
+    let obj = &s.as_bytes()[at + MEMBER.len()..];
     let mut i = 1;
     if obj.first() != Some(&b'{') {
         return Some(s);
@@ -543,7 +543,17 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::json;
 
-        const KEYS: &[&str] = &["a", "a．b", "＄x", "$date", "k\"q", "é", "x\\y", "", "_bcsTimes"];
+        const KEYS: &[&str] = &[
+            "a",
+            "a．b",
+            "＄x",
+            "$date",
+            "k\"q",
+            "é",
+            "x\\y",
+            "",
+            "_bcsTimes",
+        ];
 
         fn value() -> impl Strategy<Value = Value> {
             let leaf = prop_oneof![
@@ -602,7 +612,10 @@ mod tests {
                 value(),
                 -10_000_000_000_000i64..10_000_000_000_000,
                 prop::option::of(prop::collection::vec(
-                    ("[a-zA-Z_0-9]{1,6}", -10_000_000_000_000i64..10_000_000_000_000),
+                    (
+                        "[a-zA-Z_0-9]{1,6}",
+                        -10_000_000_000_000i64..10_000_000_000_000,
+                    ),
                     0..3,
                 )),
             )

@@ -106,12 +106,21 @@ pub trait Store: Send + Sync {
         filter: &Filter,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let docs = self
-            .find(ns, &Query {
-                projection: Some(crate::model::Projection::new(vec![path.to_owned()])),
-                ..Query::new(filter.clone())
-            })
+            .find(
+                ns,
+                &Query {
+                    projection: Some(crate::model::Projection::new(vec![path.to_owned()])),
+                    ..Query::new(filter.clone())
+                },
+            )
             .await?;
         distinct_of(docs, path).await
+    }
+
+    /// How the backend would run `query`, for diagnostics and tests (the
+    /// SQLite query plan); empty where the backend does not say.
+    async fn explain(&self, _ns: &Namespace, _query: &Query) -> Result<String, StoreError> {
+        Ok(String::new())
     }
 
     /// Makes sure the index exists (idempotent; called at start-up).

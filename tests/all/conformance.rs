@@ -588,3 +588,120 @@ async fn stalled_list_streams_do_not_block_other_reads() {
         }
     }
 }
+
+/// The query tables' indexes: a filter on an indexed path is answered from
+/// the index (SQLite plan), and a document with an array on that path is
+/// still matched, before and after the store is reopened.
+#[tokio::test]
+async fn indexed_paths_use_their_index_and_still_match_arrays() {
+    use bcs_storage::domain::times::shadow_path;
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let pods = ns("Pod");
+        let pod = |name: &str, host: Value, start: i64| {
+            let mut d = resource(
+                "c1",
+                Some("n1"),
+                name,
+                json!({"status": {"hostIP": host}}),
+                1,
+            );
+            d.insert(
+                "_bcsTimes".into(),
+                json!({"data_status_startTime": date_millis(start)}),
+            );
+            d
+        };
+        let s = t.store.as_ref();
+        for (name, host, start) in [
+            ("p1", json!("10.0.0.1"), 1_000),
+            ("p2", json!("10.0.0.2"), 2_000),
+            ("p3", json!("10.0.0.1"), 3_000),
+        ] {
+            s.upsert(&pods, pod(name, host, start)).await.expect("put");
+        }
+        let by_host = |ip: &str| {
+            Filter::and([
+                Filter::Eq("clusterId".into(), json!("c1")),
+                Filter::In("data.status.hostIP".into(), vec![json!(ip)]),
+            ])
+        };
+        let started = Filter::and([
+            Filter::Eq("clusterId".into(), json!("c1")),
+            Filter::Range(
+                shadow_path("data.status.startTime"),
+                RangeOp::Gt,
+                Bound::Instant(1_500),
+            ),
+            Filter::Range(
+                shadow_path("data.status.startTime"),
+                RangeOp::Lt,
+                Bound::Instant(3_000),
+            ),
+        ]);
+        assert_eq!(names(s, &pods, by_host("10.0.0.1")).await, ["p1", "p3"]);
+        assert_eq!(names(s, &pods, started.clone()).await, ["p2"]);
+        if b == crate::common::Backend::Sqlite {
+            let mut q = Query::new(by_host("10.0.0.1"));
+            q.limit = Some(100);
+            let plan = s.explain(&pods, &q).await.expect("plan");
+            assert!(plan.contains("ix_data_status_hostIP"), "{plan}");
+            assert!(!plan.contains("SCAN docs"), "{plan}");
+            let q = Query::new(started.clone());
+            let plan = s.explain(&pods, &q).await.expect("plan");
+            assert!(plan.contains("data_status_startTime"), "{plan}");
+            assert!(!plan.contains("SCAN docs"), "{plan}");
+        }
+        // An array on the indexed path: MongoDB semantics, any element.
+        s.upsert(&pods, pod("p4", json!(["10.0.0.9", "10.0.0.1"]), 9_000))
+            .await
+            .expect("put");
+        assert_eq!(
+            names(s, &pods, by_host("10.0.0.1")).await,
+            ["p1", "p3", "p4"]
+        );
+        assert_eq!(names(s, &pods, by_host("10.0.0.9")).await, ["p4"]);
+        // Reopened, the store still knows about the array.
+        s.close().await;
+        let reopened = bcs_storage::store::open(&t.settings).await.expect("reopen");
+        bcs_storage::domain::prepare(reopened.as_ref())
+            .await
+            .expect("indexes");
+        assert_eq!(
+            names(reopened.as_ref(), &pods, by_host("10.0.0.9")).await,
+            ["p4"],
+            "{b:?}"
+        );
+        reopened.close().await;
+    }
+}
+
+/// An index created over documents written before it existed still sees
+/// their arrays.
+#[tokio::test]
+async fn an_index_added_later_sees_arrays_written_before() {
+    use bcs_storage::store::{IndexField, IndexSpec};
+    for b in backends() {
+        let t = TestStore::new(b).await;
+        let s = t.store.as_ref();
+        let c = ns("Custom");
+        let d = resource("c1", Some("n1"), "a", json!({"ips": ["x", "y"]}), 1);
+        s.upsert(&c, d).await.expect("put");
+        let spec = IndexSpec {
+            fields: vec![
+                IndexField {
+                    path: "clusterId".into(),
+                    instant: false,
+                },
+                IndexField {
+                    path: "data.ips".into(),
+                    instant: false,
+                },
+            ],
+        };
+        s.ensure_index(&c, &spec).await.expect("index");
+        s.ensure_index(&c, &spec).await.expect("idempotent");
+        let f = Filter::In("data.ips".into(), vec![json!("y")]);
+        assert_eq!(names(s, &c, f).await, ["a"], "{b:?}");
+    }
+}

@@ -288,6 +288,9 @@ fn open_connection(
         rusqlite::Error::QueryReturnedNoRows => Ok(()),
         other => Err(other),
     })?;
+    // Statement journals (one per upsert, the writer's transactions hold
+    // many) and the sorts of the query routes stay in memory.
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
     conn.set_prepared_statement_cache_capacity(256);
     register_functions(&conn)?;
     Ok(conn)
@@ -305,7 +308,9 @@ impl SqliteStore {
         let file = settings.path.join(DB_FILE);
         let writer_conn = open_connection(&file, settings, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", file.display())))?;
-        let indexes = Arc::new(RwLock::new(IndexState::load(&writer_conn).map_err(internal)?));
+        let indexes = Arc::new(RwLock::new(
+            IndexState::load(&writer_conn).map_err(internal)?,
+        ));
         let mut idle = Vec::with_capacity(settings.read_connections);
         for _ in 0..settings.read_connections {
             idle.push(open_connection(&file, settings, true).map_err(internal)?);
@@ -392,18 +397,8 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
-    /// Runs a query; `map` turns each row (with the query's projection) into
-    /// an item. Point reads run on this thread, others on the blocking pool.
-    async fn find_rows<T, M>(
-        &self,
-        ns: &Namespace,
-        query: &Query,
-        map: M,
-    ) -> Result<BoxStream<'static, Result<T, StoreError>>, StoreError>
-    where
-        T: Send + 'static,
-        M: Fn(&rusqlite::Row<'_>, Option<&Projection>) -> Result<T, StoreError> + Send + 'static,
-    {
+    /// The statement of a query and its condition.
+    fn select(&self, ns: &Namespace, query: &Query) -> (String, sql::SqlFilter) {
         let cond = self.condition(ns, &query.filter);
         let limit = query
             .limit
@@ -424,6 +419,22 @@ impl SqliteStore {
                 cond.sql
             )
         };
+        (sql, cond)
+    }
+
+    /// Runs a query; `map` turns each row (with the query's projection) into
+    /// an item. Point reads run on this thread, others on the blocking pool.
+    async fn find_rows<T, M>(
+        &self,
+        ns: &Namespace,
+        query: &Query,
+        map: M,
+    ) -> Result<BoxStream<'static, Result<T, StoreError>>, StoreError>
+    where
+        T: Send + 'static,
+        M: Fn(&rusqlite::Row<'_>, Option<&Projection>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (sql, cond) = self.select(ns, query);
         let projection = query.projection.clone();
         if cond.point {
             let items = self.readers.on_this_thread(|conn| {
@@ -592,10 +603,13 @@ impl Store for SqliteStore {
         // deeper paths take the general way.
         let Some(expr) = sql::index_expr(path, false).filter(|_| !path.contains('.')) else {
             let docs = self
-                .find(ns, &Query {
-                    projection: Some(Projection::new(vec![path.to_owned()])),
-                    ..Query::new(filter.clone())
-                })
+                .find(
+                    ns,
+                    &Query {
+                        projection: Some(Projection::new(vec![path.to_owned()])),
+                        ..Query::new(filter.clone())
+                    },
+                )
                 .await?;
             return crate::store::distinct_of(docs, path).await;
         };
@@ -609,7 +623,9 @@ impl Store for SqliteStore {
             .with_reader(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(internal)?;
                 let rows = stmt
-                    .query_map(params_from_iter(cond.params.iter()), |r| r.get::<_, String>(0))
+                    .query_map(params_from_iter(cond.params.iter()), |r| {
+                        r.get::<_, String>(0)
+                    })
                     .map_err(internal)?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()
                     .map_err(internal)
@@ -630,6 +646,25 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    async fn explain(&self, ns: &Namespace, query: &Query) -> Result<String, StoreError> {
+        let (sql, cond) = self.select(ns, query);
+        self.with_reader(move |c| {
+            let mut stmt = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params_from_iter(cond.params.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .map_err(internal)?;
+            let lines = rows
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(internal)?;
+            Ok(lines.join("\n"))
+        })
+        .await
     }
 
     async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {
