@@ -23,6 +23,11 @@ use crate::domain::params::RawParams;
 /// tries them in turn on every request, which was 8% of the CPU of a GET.
 /// Segments are percent-decoded as the router's path extractor does.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/k8s/dynamic/multicluster_resources/{resourceType}")
+            .route(web::post().to(multicluster))
+            .default_service(web::to(super::method_not_allowed)),
+    );
     for env in ["/k8s/dynamic", "/mesos/dynamic"] {
         cfg.service(web::scope(env).default_service(web::to(dispatch)));
     }
@@ -97,6 +102,24 @@ async fn dispatch(
         (Route::List, &Method::DELETE) => delete_resources(svc, req, path, payload).await,
         _ => super::method_not_allowed(req).await,
     }
+}
+
+/// `POST /k8s/dynamic/multicluster_resources/{resourceType}`.
+async fn multicluster(
+    svc: web::Data<Service>,
+    req: HttpRequest,
+    resource_type: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = super::read_body(&req, payload).await?;
+    let page = crate::domain::multicluster::list(&svc, &resource_type, &body)
+        .await
+        .map_err(|e| ApiError::from_domain(Op::List, e))?;
+    let mut extra = Map::new();
+    extra.insert("total".into(), Value::from(page.total));
+    extra.insert("pageSize".into(), Value::from(page.page_size));
+    extra.insert("offset".into(), Value::from(page.offset));
+    Ok(envelope::ok_stream_with(page.items, extra))
 }
 
 async fn get_resource(

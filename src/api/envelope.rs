@@ -78,6 +78,22 @@ pub fn ok_stream<S>(items: S) -> HttpResponse
 where
     S: Stream<Item = Result<String, DomainError>> + Send + 'static,
 {
+    ok_stream_with(items, Map::new())
+}
+
+/// [`ok_stream`] with extra top-level keys after `data` (`total` ...).
+pub fn ok_stream_with<S>(items: S, extra: Map<String, Value>) -> HttpResponse
+where
+    S: Stream<Item = Result<String, DomainError>> + Send + 'static,
+{
+    let mut tail = b"]".to_vec();
+    for (k, v) in &extra {
+        tail.push(b',');
+        tail.extend_from_slice(Value::String(k.clone()).to_string().as_bytes());
+        tail.push(b':');
+        tail.extend_from_slice(v.to_string().as_bytes());
+    }
+    tail.push(b'}');
     let head = Bytes::from([OK_HEAD, b"["].concat());
     let mut first = true;
     let body = items.ready_chunks(64).map(move |chunk| {
@@ -101,7 +117,7 @@ where
         }
         Ok::<Bytes, actix_web::Error>(Bytes::from(buf))
     });
-    let tail = futures::stream::once(async { Ok(Bytes::from_static(b"]}")) });
+    let tail = futures::stream::once(async move { Ok(Bytes::from(tail)) });
     let stream = futures::stream::once(async move { Ok(head) })
         .chain(body)
         .chain(tail);

@@ -103,6 +103,7 @@ impl ApiError {
             ),
             DomainError::InvalidBody(why) => ApiError::new(ErrorKind::BadRequestData, why),
             DomainError::NotFound => ApiError::new(ErrorKind::NotExist, "resource does not exist"),
+            DomainError::Missing(what) => ApiError::new(ErrorKind::NotExist, what),
             DomainError::Store(se) => Self::from_store(op, se),
         };
         err.data_is_list = op == Op::List;

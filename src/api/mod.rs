@@ -1,6 +1,7 @@
 //! HTTP: routes, extractors, the envelope and error mapping. Handlers parse
 //! the wire, call one domain function and render; no business rules here.
 
+mod custom;
 mod dynamic;
 pub mod envelope;
 pub mod error;
@@ -53,7 +54,8 @@ pub fn create_app(
         app = app.service(
             web::scope(prefix)
                 .configure(dynamic::configure)
-                .configure(query::configure),
+                .configure(query::configure)
+                .configure(custom::configure),
         );
     }
     app.default_service(web::to(route_not_found))

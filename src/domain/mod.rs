@@ -2,9 +2,11 @@
 //! escaping, createTime/updateTime, query parameter meaning, the views
 //! returned to clients.
 
+pub mod custom;
 pub mod dynamic;
 pub mod escape;
 pub mod labels;
+pub mod multicluster;
 pub mod params;
 pub mod query;
 pub mod times;
@@ -60,6 +62,9 @@ pub enum DomainError {
     /// The addressed document does not exist.
     #[error("resource does not exist")]
     NotFound,
+    /// Something else the request names does not exist; says what.
+    #[error("{0}")]
+    Missing(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

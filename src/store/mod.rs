@@ -77,6 +77,41 @@ pub trait Store: Send + Sync {
     /// The stored `createTime` and `_id` of an existing document are kept.
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
 
+    /// Insert a document of a collection without natural key (its `_id`
+    /// is the key).
+    async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
+
+    /// Insert, or replace the live document whose values at `fields` equal
+    /// the new document's (missing = null), keeping its `_id` and
+    /// `createTime`. For collections with a unique index on `fields`.
+    async fn upsert_on(
+        &self,
+        ns: &Namespace,
+        fields: &[String],
+        doc: Document,
+    ) -> Result<WriteOutcome, StoreError>;
+
+    /// Creates a unique index named `name` on `fields`; false when an index
+    /// of that name exists already (nothing is changed). Documents that
+    /// already violate it make it fail with [`StoreError::Conflict`].
+    async fn create_unique_index(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        fields: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// Drops the index created by [`Store::create_unique_index`];
+    /// [`StoreError::NotFound`] when there is none of that name.
+    async fn drop_unique_index(&self, ns: &Namespace, name: &str) -> Result<(), StoreError>;
+
+    /// The unique indexes made by [`Store::create_unique_index`]: name and
+    /// fields, oldest first.
+    async fn unique_indexes(
+        &self,
+        ns: &Namespace,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError>;
+
     /// Matching documents in query order.
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError>;
 

@@ -39,6 +39,19 @@ pub struct MongoStore {
     purger: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// The value at a dotted path of a document.
+fn bson_at(doc: &BsonDoc, path: &str) -> Option<Bson> {
+    let mut comps = path.split('.');
+    let mut v = doc.get(comps.next()?)?.clone();
+    for c in comps {
+        v = match v {
+            Bson::Document(d) => d.get(c)?.clone(),
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
 /// The MongoDB index of a secondary index spec.
 fn secondary_model(spec: &IndexSpec) -> IndexModel {
     let mut keys = BsonDoc::new();
@@ -214,6 +227,78 @@ impl MongoStore {
         Ok(())
     }
 
+    /// Insert, or replace the live document equal on `fields` (keeping its
+    /// `_id` and `createTime`); a soft-deleted one holding the key comes
+    /// back as a new object.
+    async fn upsert_by(
+        &self,
+        ns: &Namespace,
+        key_fields: &[String],
+        doc: Document,
+    ) -> Result<WriteOutcome, StoreError> {
+        let coll = self.collection(ns);
+        let mut fields = to_bson_doc(&doc);
+        fields.remove("_id");
+        let create_time = fields.remove("createTime").unwrap_or(Bson::Null);
+        fields.insert(DELETED_FLAG, false);
+        let mut key = BsonDoc::new();
+        for f in key_fields {
+            match bson_at(&fields, f) {
+                Some(v) if v != Bson::Null => key.insert(f.clone(), v),
+                // Not `null`: an upsert would copy it into a new document.
+                _ => key.insert(f.clone(), doc! { "$exists": false }),
+            };
+        }
+        let mut live_key = key.clone();
+        live_key.insert(DELETED_FLAG, doc! { "$ne": true });
+        let update =
+            doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } };
+        let opts = UpdateOptions::builder().upsert(true).build();
+        let mut last_duplicate = String::new();
+        for _ in 0..3 {
+            match coll
+                .update_one(live_key.clone(), update.clone())
+                .with_options(opts.clone())
+                .await
+            {
+                Ok(r) => {
+                    return Ok(WriteOutcome {
+                        created: r.upserted_id.is_some(),
+                        revision: None,
+                    });
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    last_duplicate = e.to_string();
+                    // A soft-deleted document holds the key: bring it back as
+                    // a new object (fresh createTime).
+                    let mut dead_key = key.clone();
+                    dead_key.insert(DELETED_FLAG, true);
+                    let mut revive = fields.clone();
+                    revive.insert("createTime", create_time.clone());
+                    let r = coll
+                        .update_one(dead_key, doc! { "$set": revive })
+                        .await
+                        .map_err(classify)?;
+                    if r.matched_count == 1 {
+                        return Ok(WriteOutcome {
+                            created: true,
+                            revision: None,
+                        });
+                    }
+                    // Raced with a concurrent writer: try again.
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        // Either writers keep racing on this key, or a unique index other
+        // than the natural key rejects the document: the server's message
+        // names the index.
+        Err(StoreError::Conflict(format!(
+            "the document conflicts with a unique index of collection {}: {last_duplicate}",
+            ns.collection
+        )))
+    }
+
     fn live(filter: &Filter) -> BsonDoc {
         let f = filter_to_bson(filter);
         let not_deleted = doc! { DELETED_FLAG: { "$ne": true } };
@@ -286,66 +371,118 @@ impl Store for MongoStore {
 
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
         self.ensure_indexes(ns).await?;
-        let coll = self.collection(ns);
-        let mut fields = to_bson_doc(&doc);
-        fields.remove("_id");
-        let create_time = fields.remove("createTime").unwrap_or(Bson::Null);
-        fields.insert(DELETED_FLAG, false);
-        let mut key = BsonDoc::new();
-        for f in ns.key_fields {
-            match fields.get(*f) {
-                Some(v) if *v != Bson::Null => key.insert(*f, v.clone()),
-                _ => key.insert(*f, doc! { "$exists": false }),
-            };
+        let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
+        self.upsert_by(ns, &fields, doc).await
+    }
+
+    async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let mut d = to_bson_doc(&doc);
+        if let Some(Bson::String(id)) = d.get("_id")
+            && let Ok(oid) = bson::oid::ObjectId::parse_str(id)
+        {
+            d.insert("_id", oid);
         }
-        let mut live_key = key.clone();
-        live_key.insert(DELETED_FLAG, doc! { "$ne": true });
-        let update =
-            doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } };
-        let opts = UpdateOptions::builder().upsert(true).build();
-        let mut last_duplicate = String::new();
-        for _ in 0..3 {
-            match coll
-                .update_one(live_key.clone(), update.clone())
-                .with_options(opts.clone())
-                .await
-            {
-                Ok(r) => {
-                    return Ok(WriteOutcome {
-                        created: r.upserted_id.is_some(),
-                        revision: None,
-                    });
-                }
-                Err(e) if is_duplicate_key(&e) => {
-                    last_duplicate = e.to_string();
-                    // A soft-deleted document holds the key: bring it back as
-                    // a new object (fresh createTime).
-                    let mut dead_key = key.clone();
-                    dead_key.insert(DELETED_FLAG, true);
-                    let mut revive = fields.clone();
-                    revive.insert("createTime", create_time.clone());
-                    let r = coll
-                        .update_one(dead_key, doc! { "$set": revive })
-                        .await
-                        .map_err(classify)?;
-                    if r.matched_count == 1 {
-                        return Ok(WriteOutcome {
-                            created: true,
-                            revision: None,
-                        });
-                    }
-                    // Raced with a concurrent writer: try again.
-                }
-                Err(e) => return Err(classify(e)),
+        d.insert(DELETED_FLAG, false);
+        self.collection(ns).insert_one(d).await.map_err(|e| {
+            if is_duplicate_key(&e) {
+                StoreError::Conflict(format!(
+                    "the document violates a unique index of collection {}: {e}",
+                    ns.collection
+                ))
+            } else {
+                classify(e)
             }
+        })?;
+        Ok(WriteOutcome {
+            created: true,
+            revision: None,
+        })
+    }
+
+    async fn upsert_on(
+        &self,
+        ns: &Namespace,
+        fields: &[String],
+        doc: Document,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.ensure_indexes(ns).await?;
+        self.upsert_by(ns, fields, doc).await
+    }
+
+    async fn create_unique_index(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        fields: &[String],
+    ) -> Result<bool, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let coll = self.collection(ns);
+        let existing: Vec<IndexModel> = match coll.list_indexes().await {
+            Ok(cursor) => cursor.try_collect().await.map_err(classify)?,
+            Err(_) => Vec::new(),
+        };
+        if existing
+            .iter()
+            .any(|m| m.options.as_ref().and_then(|o| o.name.as_deref()) == Some(name))
+        {
+            return Ok(false);
         }
-        // Either writers keep racing on this key, or a unique index other
-        // than the natural key rejects the document: the server's message
-        // names the index.
-        Err(StoreError::Conflict(format!(
-            "the document conflicts with a unique index of collection {}: {last_duplicate}",
-            ns.collection
-        )))
+        let mut keys = BsonDoc::new();
+        for f in fields {
+            keys.insert(f.clone(), 1);
+        }
+        let model = IndexModel::builder()
+            .keys(keys)
+            .options(
+                IndexOptions::builder()
+                    .name(name.to_owned())
+                    .unique(true)
+                    .build(),
+            )
+            .build();
+        coll.create_index(model).await.map_err(|e| {
+            if is_duplicate_key(&e) {
+                StoreError::Conflict(format!(
+                    "documents of the collection already have equal values for {fields:?}"
+                ))
+            } else {
+                classify(e)
+            }
+        })?;
+        Ok(true)
+    }
+
+    async fn drop_unique_index(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let known = self
+            .unique_indexes(ns)
+            .await?
+            .into_iter()
+            .any(|(n, _)| n == name);
+        if !known {
+            return Err(StoreError::NotFound);
+        }
+        self.collection(ns).drop_index(name).await.map_err(classify)
+    }
+
+    async fn unique_indexes(
+        &self,
+        ns: &Namespace,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let models: Vec<IndexModel> = match self.collection(ns).list_indexes().await {
+            Ok(cursor) => cursor.try_collect().await.map_err(classify)?,
+            Err(_) => return Ok(Vec::new()),
+        };
+        let natural = format!("{}_idx", ns.collection);
+        Ok(models
+            .into_iter()
+            .filter_map(|m| {
+                let o = m.options.as_ref()?;
+                let name = o.name.clone()?;
+                (o.unique == Some(true) && name != "_id_" && name != natural)
+                    .then(|| (name, m.keys.keys().cloned().collect()))
+            })
+            .collect())
     }
 
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {

@@ -25,7 +25,7 @@ use crate::model::{Database, Document, Filter, Namespace, Projection, Query, Wri
 use crate::store::{DocStream, IndexSpec, Store, StoreError, TextMap, TextStream, doc_text};
 
 pub use sql::KEY_SEP;
-use writer::{WriteOp, WriterConfig};
+use writer::{CustomOp, CustomOutcome, WriteOp, WriterConfig};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "bcs-storage.db";
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 CREATE TABLE IF NOT EXISTS collections (ns TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS indexed_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS custom_indexes (ns TEXT, name TEXT, fields TEXT NOT NULL, sql_name TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS array_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, path)) WITHOUT ROWID;
 ";
 
@@ -346,6 +347,19 @@ impl SqliteStore {
         format!("{}/{}", ns.database.as_str(), ns.collection)
     }
 
+    /// Runs a write of a collection without natural key.
+    async fn custom(&self, ns: &Namespace, op: CustomOp) -> Result<CustomOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::Custom {
+            ns: Self::ns_name(ns),
+            op,
+            reply,
+        })
+        .await?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
     /// The SQL condition for `filter` on `ns`.
     fn condition(&self, ns: &Namespace, filter: &Filter) -> sql::SqlFilter {
         let name = Self::ns_name(ns);
@@ -492,6 +506,14 @@ impl SqliteStore {
     }
 }
 
+/// The `key` of a document of a collection without natural key: its `_id`.
+fn id_key(doc: &Document) -> Result<String, StoreError> {
+    match doc.get("_id") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(StoreError::Internal("the document has no _id".into())),
+    }
+}
+
 fn parse_doc(text: &str) -> Result<Document, StoreError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
@@ -544,6 +566,96 @@ impl Store for SqliteStore {
         .await?;
         rx.await
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
+        let key = id_key(&doc)?;
+        let doc_json = doc_text(&doc)?;
+        match self.custom(ns, CustomOp::Insert { key, doc_json }).await? {
+            CustomOutcome::Written(w) => Ok(w),
+            _ => Err(StoreError::Internal("mismatched result".into())),
+        }
+    }
+
+    async fn upsert_on(
+        &self,
+        ns: &Namespace,
+        fields: &[String],
+        doc: Document,
+    ) -> Result<WriteOutcome, StoreError> {
+        let key = id_key(&doc)?;
+        let value = Value::Object(doc);
+        let mut values = Vec::with_capacity(fields.len());
+        for f in fields {
+            let mut v = Some(&value);
+            for comp in f.split('.') {
+                v = v.and_then(|x| x.get(comp));
+            }
+            values.push(v.unwrap_or(&Value::Null).to_string());
+        }
+        let doc_json =
+            serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let op = CustomOp::UpsertOn {
+            key,
+            doc_json,
+            fields: fields.to_vec(),
+            values,
+        };
+        match self.custom(ns, op).await? {
+            CustomOutcome::Written(w) => Ok(w),
+            _ => Err(StoreError::Internal("mismatched result".into())),
+        }
+    }
+
+    async fn create_unique_index(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        fields: &[String],
+    ) -> Result<bool, StoreError> {
+        let op = CustomOp::CreateIndex {
+            name: name.to_owned(),
+            fields: fields.to_vec(),
+        };
+        match self.custom(ns, op).await? {
+            CustomOutcome::Index(created) => Ok(created),
+            _ => Err(StoreError::Internal("mismatched result".into())),
+        }
+    }
+
+    async fn drop_unique_index(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let op = CustomOp::DropIndex {
+            name: name.to_owned(),
+        };
+        self.custom(ns, op).await.map(|_| ())
+    }
+
+    async fn unique_indexes(
+        &self,
+        ns: &Namespace,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let name = Self::ns_name(ns);
+        self.with_reader(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT name, fields FROM custom_indexes WHERE ns = ?1 ORDER BY seq",
+                )
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([&name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(internal)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let (n, f) = r.map_err(internal)?;
+                let fields: Vec<String> =
+                    serde_json::from_str(&f).map_err(|e| StoreError::Internal(e.to_string()))?;
+                out.push((n, fields));
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {

@@ -33,6 +33,12 @@ pub enum WriteOp {
         array_paths: Vec<String>,
         reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
     },
+    /// A write to a collection without natural key (custom resources).
+    Custom {
+        ns: String,
+        op: CustomOp,
+        reply: oneshot::Sender<Result<CustomOutcome, StoreError>>,
+    },
     /// Creates a secondary index; paths not seen before are checked for
     /// documents with arrays on them.
     EnsureIndex {
@@ -45,6 +51,38 @@ pub enum WriteOp {
         filter: SqlFilter,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+}
+
+/// The writes of collections without natural key.
+pub enum CustomOp {
+    /// Insert with `key` (the document's `_id`).
+    Insert {
+        key: String,
+        doc_json: String,
+    },
+    /// Replace the document whose values at `fields` equal these (JSON
+    /// texts), or insert with `key`.
+    UpsertOn {
+        key: String,
+        doc_json: String,
+        fields: Vec<String>,
+        values: Vec<String>,
+    },
+    CreateIndex {
+        name: String,
+        fields: Vec<String>,
+    },
+    DropIndex {
+        name: String,
+    },
+}
+
+/// What a [`CustomOp`] did.
+pub enum CustomOutcome {
+    Written(WriteOutcome),
+    /// Index created (true) or already there (false).
+    Index(bool),
+    Dropped,
 }
 
 /// Writer configuration.
@@ -106,6 +144,7 @@ enum OpResult {
     Upsert(Result<WriteOutcome, StoreError>),
     Delete(Result<u64, StoreError>),
     Index(Result<(), StoreError>),
+    Custom(Result<CustomOutcome, StoreError>),
 }
 
 fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
@@ -121,6 +160,14 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
         WriteOp::DeleteMany { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Delete(r)) => r,
+                Ok(_) => Err(StoreError::Internal("mismatched result".into())),
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(r);
+        }
+        WriteOp::Custom { reply, .. } => {
+            let r = match res {
+                Ok(OpResult::Custom(r)) => r,
                 Ok(_) => Err(StoreError::Internal("mismatched result".into())),
                 Err(e) => Err(e),
             };
@@ -193,6 +240,25 @@ fn run_batch(
                         Ok(OpResult::Upsert(Ok(outcome)))
                     }
                     Err(Doomed(e)) => return Err(e),
+                }
+            }
+            WriteOp::Custom { ns, op, .. } => {
+                if !known_ns.contains(ns) {
+                    conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])?;
+                    known_ns.insert(ns.clone());
+                }
+                conn.execute_batch("SAVEPOINT custom")?;
+                let before = *rev;
+                match custom(conn, ns, op, rev) {
+                    Ok(out) => {
+                        conn.execute_batch("RELEASE custom")?;
+                        Ok(OpResult::Custom(Ok(out)))
+                    }
+                    Err(e) => {
+                        *rev = before;
+                        conn.execute_batch("ROLLBACK TO custom; RELEASE custom")?;
+                        Ok(OpResult::Custom(Err(e)))
+                    }
                 }
             }
             WriteOp::EnsureIndex {
@@ -287,6 +353,176 @@ fn ensure_index(
         }
     }
     Ok(())
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+fn custom_err(e: rusqlite::Error, what: &str) -> StoreError {
+    if is_constraint(&e) {
+        StoreError::Conflict(format!("{what} violates a unique index: {e}"))
+    } else {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+/// The SQLite name of a custom unique index.
+fn custom_index_sql_name(ns: &str, name: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in ns.bytes().chain([0]).chain(name.bytes()) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("cu_{hash:016x}")
+}
+
+/// `json_extract(doc, path)` with null and missing as one value (as in a
+/// MongoDB unique index) that no JSON value equals.
+fn unique_expr(path: &str) -> Result<String, StoreError> {
+    let e = super::sql::index_expr(path, false)
+        .ok_or_else(|| StoreError::InvalidFilter(format!("cannot index the path {path:?}")))?;
+    Ok(format!("coalesce({e}, x'00')"))
+}
+
+fn custom(
+    conn: &Connection,
+    ns: &str,
+    op: &CustomOp,
+    rev: &mut i64,
+) -> Result<CustomOutcome, StoreError> {
+    let insert = |key: &str, doc_json: &str, rev: &mut i64| -> Result<CustomOutcome, StoreError> {
+        *rev += 1;
+        let doc: Vec<u8> = conn
+            .prepare_cached(
+                "INSERT INTO docs(ns, key, rev, created_rev, doc) VALUES (?1, ?2, ?3, ?3, jsonb(?4)) RETURNING doc",
+            )
+            .and_then(|mut s| s.query_row(params![ns, key, *rev, doc_json], |r| r.get(0)))
+            .map_err(|e| custom_err(e, "the document"))?;
+        conn.prepare_cached("INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![*rev, ns, CHANGE_ADD, doc]))
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(CustomOutcome::Written(WriteOutcome {
+            created: true,
+            revision: Some(*rev as u64),
+        }))
+    };
+    match op {
+        CustomOp::Insert { key, doc_json } => insert(key, doc_json, rev),
+        CustomOp::UpsertOn {
+            key,
+            doc_json,
+            fields,
+            values,
+        } => {
+            // The namespace as a literal: the unique index is partial on it.
+            let mut sql = format!(
+                "SELECT id FROM docs WHERE ns = '{}'",
+                ns.replace('\'', "''")
+            );
+            let mut params: Vec<rusqlite::types::Value> = Vec::new();
+            for (f, v) in fields.iter().zip(values) {
+                params.push(v.clone().into());
+                sql.push_str(&format!(
+                    " AND {} IS coalesce(json_extract(?{}, '$'), x'00')",
+                    unique_expr(f)?,
+                    params.len()
+                ));
+            }
+            sql.push_str(" LIMIT 1");
+            let found: Option<i64> = conn
+                .prepare_cached(&sql)
+                .and_then(|mut s| {
+                    let mut rows = s.query(params_from_iter(params.iter()))?;
+                    rows.next()?.map(|r| r.get(0)).transpose()
+                })
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let Some(id) = found else {
+                return insert(key, doc_json, rev);
+            };
+            *rev += 1;
+            let doc: Vec<u8> = conn
+                .prepare_cached(
+                    "UPDATE docs SET rev = ?1,                        doc = jsonb_set(jsonb(?2), '$._id', doc -> '$._id', '$.createTime', doc -> '$.createTime')                      WHERE id = ?3 RETURNING doc",
+                )
+                .and_then(|mut s| s.query_row(params![*rev, doc_json, id], |r| r.get(0)))
+                .map_err(|e| custom_err(e, "the document"))?;
+            conn.prepare_cached("INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![*rev, ns, CHANGE_UPDATE, doc]))
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(CustomOutcome::Written(WriteOutcome {
+                created: false,
+                revision: Some(*rev as u64),
+            }))
+        }
+        CustomOp::CreateIndex { name, fields } => {
+            let exists: bool = conn
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM custom_indexes WHERE ns = ?1 AND name = ?2)",
+                    params![ns, name],
+                    |r| r.get(0),
+                )
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            if exists {
+                return Ok(CustomOutcome::Index(false));
+            }
+            let exprs = fields
+                .iter()
+                .map(|f| unique_expr(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sql_name = custom_index_sql_name(ns, name);
+            let create = format!(
+                "CREATE UNIQUE INDEX {sql_name} ON docs ({}) WHERE ns = '{}'",
+                exprs.join(", "),
+                ns.replace('\'', "''")
+            );
+            conn.execute_batch(&create).map_err(|e| {
+                if is_constraint(&e) {
+                    StoreError::Conflict(format!(
+                        "documents of the collection already have equal values for {fields:?}"
+                    ))
+                } else {
+                    StoreError::Internal(e.to_string())
+                }
+            })?;
+            let fields_json =
+                serde_json::to_string(fields).map_err(|e| StoreError::Internal(e.to_string()))?;
+            conn.execute(
+                "INSERT INTO custom_indexes(ns, name, fields, sql_name, seq) \
+                 VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(seq), 0) + 1 FROM custom_indexes))",
+                params![ns, name, fields_json, sql_name],
+            )
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(CustomOutcome::Index(true))
+        }
+        CustomOp::DropIndex { name } => {
+            let sql_name: Option<String> = conn
+                .query_row(
+                    "SELECT sql_name FROM custom_indexes WHERE ns = ?1 AND name = ?2",
+                    params![ns, name],
+                    |r| r.get(0),
+                )
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    other => Err(other),
+                })
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let Some(sql_name) = sql_name else {
+                return Err(StoreError::NotFound);
+            };
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS {sql_name}"))
+                .and_then(|_| {
+                    conn.execute(
+                        "DELETE FROM custom_indexes WHERE ns = ?1 AND name = ?2",
+                        params![ns, name],
+                    )
+                })
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(CustomOutcome::Dropped)
+        }
+    }
 }
 
 /// An upsert failure that leaves the transaction unusable.
