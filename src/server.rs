@@ -40,6 +40,22 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         ms = started.elapsed().as_millis() as u64,
         "query indexes ready"
     );
+    let backfill = {
+        let store = store.clone();
+        let zone = settings.query.time_zone.0;
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match crate::domain::query::backfill_times(store.as_ref(), zone).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    documents = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "time fields of documents written before this version filled in"
+                ),
+                Err(e) => tracing::warn!(error = %e, "filling in time fields stopped"),
+            }
+        })
+    };
     let svc = Service {
         store: store.clone(),
         clock: Arc::new(SystemClock),
@@ -67,6 +83,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = serving.await;
+    backfill.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

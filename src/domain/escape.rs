@@ -19,6 +19,28 @@ pub fn escape_value(v: &mut Value) -> Result<(), DomainError> {
     escape_at(v, 2)
 }
 
+/// Refuses a value nested deeper than [`MAX_DEPTH`] (MongoDB's own limit).
+pub fn check_depth(v: &Value, what: &str) -> Result<(), DomainError> {
+    fn depth(v: &Value, d: usize) -> bool {
+        if d > MAX_DEPTH {
+            return false;
+        }
+        match v {
+            Value::Array(items) => items.iter().all(|i| depth(i, d + 1)),
+            Value::Object(m) => m.values().all(|x| depth(x, d + 1)),
+            _ => true,
+        }
+    }
+    if depth(v, 1) {
+        Ok(())
+    } else {
+        Err(DomainError::param(
+            what,
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ))
+    }
+}
+
 fn escape_at(v: &mut Value, depth: usize) -> Result<(), DomainError> {
     // Only objects and arrays count as nesting levels, as in MongoDB.
     if depth > MAX_DEPTH && (v.is_object() || v.is_array()) {

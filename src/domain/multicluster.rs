@@ -176,7 +176,10 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
             "request body is empty; expected {\"clusteredNamespaces\": [...]}".into(),
         ));
     }
-    let body: Body = serde_json::from_slice(body)
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| DomainError::InvalidBody(format!("request body is not valid JSON: {e}")))?;
+    super::escape::check_depth(&value, "body")?;
+    let body: Body = serde_json::from_value(value)
         .map_err(|e| DomainError::InvalidBody(format!("request body is not valid: {e}")))?;
     if body.clustered_namespaces.is_empty() {
         return Err(DomainError::param(

@@ -252,6 +252,9 @@ pub fn parse_instant(name: &str, v: &str) -> Result<i64, DomainError> {
 /// Decodes `extra` (base64 of a JSON object) into conditions.
 pub fn parse_extra(encoded: &str, mode: ExtraMode) -> Result<Vec<Filter>, DomainError> {
     let obj = decode_extra(encoded)?;
+    for v in obj.values() {
+        super::escape::check_depth(v, "extra")?;
+    }
     let mut out = Vec::with_capacity(obj.len());
     for (k, v) in obj {
         check_path("extra", &k)?;

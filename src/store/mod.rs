@@ -112,6 +112,18 @@ pub trait Store: Send + Sync {
         ns: &Namespace,
     ) -> Result<Vec<(String, Vec<String>)>, StoreError>;
 
+    /// Adds the internal top-level `field` to the document `doc` (as read:
+    /// its `_id` and natural key identify it) if it has no such field yet.
+    /// Not a write clients see: no revision, no change event, `updateTime`
+    /// kept. True when the document was changed.
+    async fn add_internal_field(
+        &self,
+        ns: &Namespace,
+        doc: &Document,
+        field: &str,
+        value: serde_json::Value,
+    ) -> Result<bool, StoreError>;
+
     /// Matching documents in query order.
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError>;
 

@@ -410,6 +410,34 @@ impl Store for MongoStore {
         self.upsert_by(ns, fields, doc).await
     }
 
+    async fn add_internal_field(
+        &self,
+        ns: &Namespace,
+        doc: &Document,
+        field: &str,
+        value: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let id = match doc.get("_id") {
+            Some(serde_json::Value::String(s)) => match bson::oid::ObjectId::parse_str(s) {
+                Ok(oid) => Bson::ObjectId(oid),
+                Err(_) => Bson::String(s.clone()),
+            },
+            _ => return Err(StoreError::Internal("the document has no _id".into())),
+        };
+        let value = to_bson_doc(&std::iter::once(("v".to_owned(), value)).collect())
+            .remove("v")
+            .unwrap_or(Bson::Null);
+        let r = self
+            .collection(ns)
+            .update_one(
+                doc! { "_id": id, field: { "$exists": false } },
+                doc! { "$set": { field: value } },
+            )
+            .await
+            .map_err(classify)?;
+        Ok(r.modified_count > 0)
+    }
+
     async fn create_unique_index(
         &self,
         ns: &Namespace,
@@ -548,6 +576,26 @@ impl Store for MongoStore {
             .await
             .map_err(classify)?;
         Ok(r.modified_count)
+    }
+
+    async fn distinct(
+        &self,
+        ns: &Namespace,
+        path: &str,
+        filter: &Filter,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let values = self
+            .collection(ns)
+            .distinct(path, Self::live(filter))
+            .await
+            .map_err(classify)?;
+        let doc: BsonDoc = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect();
+        let json = from_bson_doc(&doc);
+        Ok(json.into_iter().map(|(_, v)| v).collect())
     }
 
     async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {

@@ -658,6 +658,42 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn add_internal_field(
+        &self,
+        ns: &Namespace,
+        doc: &Document,
+        field: &str,
+        value: Value,
+    ) -> Result<bool, StoreError> {
+        let key = if ns.key_fields.is_empty() {
+            id_key(doc)?
+        } else {
+            sql::key_of(ns, doc)
+        };
+        let id = id_key(doc)?;
+        let path = sql::index_expr(field, false)
+            .and_then(|e| {
+                e.strip_prefix("json_extract(doc, '")
+                    .and_then(|p| p.strip_suffix("')"))
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| StoreError::InvalidFilter(format!("bad field {field:?}")))?;
+        let value_json =
+            serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::AddField {
+            ns: Self::ns_name(ns),
+            key,
+            id,
+            path,
+            value_json,
+            reply,
+        })
+        .await?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
         self.find_rows(ns, query, row_doc).await
     }

@@ -39,6 +39,15 @@ pub enum WriteOp {
         op: CustomOp,
         reply: oneshot::Sender<Result<CustomOutcome, StoreError>>,
     },
+    /// Sets an internal field of one document if it has none.
+    AddField {
+        ns: String,
+        key: String,
+        id: String,
+        path: String,
+        value_json: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
     /// Creates a secondary index; paths not seen before are checked for
     /// documents with arrays on them.
     EnsureIndex {
@@ -145,6 +154,7 @@ enum OpResult {
     Delete(Result<u64, StoreError>),
     Index(Result<(), StoreError>),
     Custom(Result<CustomOutcome, StoreError>),
+    Field(Result<bool, StoreError>),
 }
 
 fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
@@ -168,6 +178,14 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
         WriteOp::Custom { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Custom(r)) => r,
+                Ok(_) => Err(StoreError::Internal("mismatched result".into())),
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(r);
+        }
+        WriteOp::AddField { reply, .. } => {
+            let r = match res {
+                Ok(OpResult::Field(r)) => r,
                 Ok(_) => Err(StoreError::Internal("mismatched result".into())),
                 Err(e) => Err(e),
             };
@@ -260,6 +278,27 @@ fn run_batch(
                         Ok(OpResult::Custom(Err(e)))
                     }
                 }
+            }
+            WriteOp::AddField {
+                ns,
+                key,
+                id,
+                path,
+                value_json,
+                ..
+            } => {
+                let sql = format!(
+                    "UPDATE docs SET doc = jsonb_set(doc, '{p}', jsonb(?1)) \
+                     WHERE ns = ?2 AND key = ?3 AND json_extract(doc, '$._id') = ?4 \
+                       AND json_type(doc, '{p}') IS NULL",
+                    p = path.replace('\'', "''")
+                );
+                let r = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.execute(params![value_json, ns, key, id]))
+                    .map(|n| n > 0)
+                    .map_err(|e| StoreError::Internal(e.to_string()));
+                Ok(OpResult::Field(r))
             }
             WriteOp::EnsureIndex {
                 ns, create, paths, ..
