@@ -7,7 +7,7 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::dynamic::{ResourcePath, check_segment, renderer};
-use super::escape::escape_value;
+use super::escape::escape_document;
 use super::params::{ListParams, RawParams, check_path};
 use super::{DomainError, Service};
 use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, date_value};
@@ -79,7 +79,7 @@ pub async fn put(svc: &Service, resource_type: &str, body: &[u8]) -> Result<(), 
         ));
     };
     let mut data = Value::Object(fields);
-    escape_value(&mut data)?;
+    escape_document(&mut data)?;
     let Value::Object(mut fields) = data else {
         return Err(DomainError::InvalidBody(
             "request body must be an object".into(),

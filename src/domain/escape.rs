@@ -19,6 +19,12 @@ pub fn escape_value(v: &mut Value) -> Result<(), DomainError> {
     escape_at(v, 2)
 }
 
+/// [`escape_value`] for a whole document (the root is level 1), as the
+/// custom resource routes store their bodies.
+pub fn escape_document(v: &mut Value) -> Result<(), DomainError> {
+    escape_at(v, 1)
+}
+
 /// Refuses a value nested deeper than [`MAX_DEPTH`] (MongoDB's own limit).
 pub fn check_depth(v: &Value, what: &str) -> Result<(), DomainError> {
     fn depth(v: &Value, d: usize) -> bool {

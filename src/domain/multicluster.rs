@@ -178,6 +178,11 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| DomainError::InvalidBody(format!("request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(DomainError::InvalidBody(
+            "request body must be a JSON object with clusteredNamespaces".into(),
+        ));
+    }
     super::escape::check_depth(&value, "body")?;
     let body: Body = serde_json::from_value(value)
         .map_err(|e| DomainError::InvalidBody(format!("request body is not valid: {e}")))?;
@@ -280,7 +285,15 @@ pub async fn list(
         resource_name: None,
     }
     .validate()?;
-    let req = parse(body, svc)?;
+    let mut req = parse(body, svc)?;
+    // `process` documents share the `application` collection.
+    req.query.filter = Filter::and([
+        Filter::Eq(
+            "resourceType".into(),
+            Value::String(resource_type.to_owned()),
+        ),
+        req.query.filter,
+    ]);
     let ns = Namespace {
         database: Database::Dynamic,
         collection: collection_of(resource_type).to_owned(),

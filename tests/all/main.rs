@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod crash;
+mod http_custom;
 mod http_dynamic;
 mod http_errors;
 mod http_query;

@@ -89,6 +89,16 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     }
 }
 
+/// The server's own words for a duplicate key (they name the index and the
+/// key), without the driver's wrapping.
+fn duplicate_message(e: &mongodb::error::Error) -> String {
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(we)) => we.message.clone(),
+        ErrorKind::Command(ce) => ce.message.clone(),
+        _ => "duplicate key".to_owned(),
+    }
+}
+
 impl MongoStore {
     /// Connects (lazily: the driver connects on first use) and starts the purger.
     pub async fn open(settings: &MongoSettings) -> Result<MongoStore, StoreError> {
@@ -268,7 +278,7 @@ impl MongoStore {
                     });
                 }
                 Err(e) if is_duplicate_key(&e) => {
-                    last_duplicate = e.to_string();
+                    last_duplicate = duplicate_message(&e);
                     // A soft-deleted document holds the key: bring it back as
                     // a new object (fresh createTime).
                     let mut dead_key = key.clone();
@@ -387,8 +397,9 @@ impl Store for MongoStore {
         self.collection(ns).insert_one(d).await.map_err(|e| {
             if is_duplicate_key(&e) {
                 StoreError::Conflict(format!(
-                    "the document violates a unique index of collection {}: {e}",
-                    ns.collection
+                    "the document violates a unique index of collection {}: {}",
+                    ns.collection,
+                    duplicate_message(&e)
                 ))
             } else {
                 classify(e)
@@ -407,7 +418,76 @@ impl Store for MongoStore {
         doc: Document,
     ) -> Result<WriteOutcome, StoreError> {
         self.ensure_indexes(ns).await?;
-        self.upsert_by(ns, fields, doc).await
+        let coll = self.collection(ns);
+        let mut new = to_bson_doc(&doc);
+        if let Some(Bson::String(id)) = new.get("_id")
+            && let Ok(oid) = bson::oid::ObjectId::parse_str(id)
+        {
+            new.insert("_id", oid);
+        }
+        new.insert(DELETED_FLAG, false);
+        // Equality on each field; null also matches a missing field, as the
+        // unique index sees them.
+        let mut key = BsonDoc::new();
+        for f in fields {
+            key.insert(f.clone(), bson_at(&new, f).unwrap_or(Bson::Null));
+        }
+        let mut last_duplicate = String::new();
+        for _ in 0..3 {
+            // The live holder of the key is replaced in place (its `_id` and
+            // createTime kept); then a soft-deleted one comes back as a new
+            // object; else the document is inserted.
+            for live in [true, false] {
+                let mut filter = key.clone();
+                if live {
+                    filter.insert(DELETED_FLAG, doc! { "$ne": true });
+                } else {
+                    filter.insert(DELETED_FLAG, true);
+                }
+                let old = coll.find_one(filter).await.map_err(classify)?;
+                if let Some(old) = old {
+                    let mut replacement = new.clone();
+                    replacement.insert("_id", old.get("_id").cloned().unwrap_or(Bson::Null));
+                    if live && let Some(created) = old.get("createTime") {
+                        replacement.insert("createTime", created.clone());
+                    }
+                    let r = coll
+                        .replace_one(
+                            doc! { "_id": old.get("_id").cloned().unwrap_or(Bson::Null) },
+                            replacement,
+                        )
+                        .await;
+                    match r {
+                        Ok(r) if r.matched_count == 1 => {
+                            return Ok(WriteOutcome {
+                                created: !live,
+                                revision: None,
+                            });
+                        }
+                        // Gone meanwhile, or another unique index refuses
+                        // it (the insert below then says which).
+                        Ok(_) => {}
+                        Err(e) if is_duplicate_key(&e) => {}
+                        Err(e) => return Err(classify(e)),
+                    }
+                }
+            }
+            match coll.insert_one(new.clone()).await {
+                Ok(_) => {
+                    return Ok(WriteOutcome {
+                        created: true,
+                        revision: None,
+                    });
+                }
+                // Raced with another writer of the key: look again.
+                Err(e) if is_duplicate_key(&e) => last_duplicate = duplicate_message(&e),
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "the document conflicts with a unique index of collection {}: {last_duplicate}",
+            ns.collection
+        )))
     }
 
     async fn add_internal_field(
@@ -469,7 +549,7 @@ impl Store for MongoStore {
                     .build(),
             )
             .build();
-        coll.create_index(model).await.map_err(|e| {
+        let refused = |e: mongodb::error::Error| {
             if is_duplicate_key(&e) {
                 StoreError::Conflict(format!(
                     "documents of the collection already have equal values for {fields:?}"
@@ -477,8 +557,20 @@ impl Store for MongoStore {
             } else {
                 classify(e)
             }
-        })?;
-        Ok(true)
+        };
+        match coll.create_index(model.clone()).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => {
+                // Deleted documents (kept until the purger runs) must not
+                // block the index: remove them now and try once more.
+                coll.delete_many(doc! { DELETED_FLAG: true })
+                    .await
+                    .map_err(classify)?;
+                coll.create_index(model).await.map_err(refused)?;
+                Ok(true)
+            }
+            Err(e) => Err(refused(e)),
+        }
     }
 
     async fn drop_unique_index(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
