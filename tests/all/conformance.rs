@@ -651,6 +651,22 @@ async fn indexed_paths_use_their_index_and_still_match_arrays() {
             let plan = s.explain(&pods, &q).await.expect("plan");
             assert!(plan.contains("data_status_startTime"), "{plan}");
             assert!(!plan.contains("SCAN docs"), "{plan}");
+            // With a namespace too (a key range the planner could prefer).
+            let mut q = Query::new(Filter::and([
+                Filter::Eq("clusterId".into(), json!("c1")),
+                Filter::In("namespace".into(), vec![json!("n1")]),
+                Filter::In("data.status.hostIP".into(), vec![json!("10.0.0.1")]),
+            ]));
+            q.limit = Some(100);
+            let plan = s.explain(&pods, &q).await.expect("plan");
+            assert!(plan.contains("ix_data_status_hostIP"), "{plan}");
+            // A filter no index answers reads in key order from the key index.
+            let q = Query::new(Filter::and([
+                Filter::Eq("clusterId".into(), json!("c1")),
+                Filter::Eq("data.other".into(), json!(1)),
+            ]));
+            let plan = s.explain(&pods, &q).await.expect("plan");
+            assert!(plan.contains("docs_key"), "{plan}");
         }
         // An array on the indexed path: MongoDB semantics, any element.
         s.upsert(&pods, pod("p4", json!(["10.0.0.9", "10.0.0.1"]), 9_000))

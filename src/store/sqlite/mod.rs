@@ -138,7 +138,7 @@ pub struct SqliteStore {
 /// gives up (the response is then cut, never silently truncated).
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Rows handed from the reading thread to the response per message.
-const ROWS_PER_CHUNK: usize = 32;
+const ROWS_PER_CHUNK: usize = 128;
 
 /// Read connections. Statements that may scan run on the blocking pool, at
 /// most `permits` at a time; a stream whose client stops reading gives its
@@ -423,9 +423,11 @@ impl SqliteStore {
             "{order} LIMIT {limit} OFFSET {}",
             query.skip.min(i64::MAX as u64)
         );
-        // The page is chosen first (from an index alone when one covers the
-        // conditions), then only its rows are read and converted.
-        let sql = if cond.point {
+        // With a secondary index the matches are sorted by key from the
+        // index alone and the page cut before any document is read (a sort
+        // of whole rows would convert every match); other reads come in key
+        // order and read each row once.
+        let sql = if !cond.indexed {
             format!("SELECT json(doc) FROM docs WHERE {} {page}", cond.sql)
         } else {
             format!(

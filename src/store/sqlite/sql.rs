@@ -31,6 +31,9 @@ pub struct SqlFilter {
     pub params: Vec<SqlValue>,
     /// The whole natural key is fixed: at most one row is examined.
     pub point: bool,
+    /// A top-level condition on an indexed path: the secondary index
+    /// answers the query.
+    pub indexed: bool,
     /// Indexed paths without arrays in this namespace.
     scalar: HashSet<String>,
 }
@@ -91,12 +94,13 @@ pub fn where_clause(
         (_, other) => other.clone(),
     };
     // With a condition a secondary index answers, the key range is checked
-    // but not used to pick the index (`+key`): the planner cannot tell which
-    // is narrower, and the secondary index usually is.
-    let indexed = conjuncts(&residual)
+    // but not used to pick an index (`+key`): without statistics the planner
+    // cannot tell which is narrower, and with a LIMIT it prefers the key
+    // order of `docs_key`, which scans the whole cluster for a rare value.
+    out.indexed = conjuncts(&residual)
         .iter()
         .any(|c| indexable(c, &out.scalar));
-    let key_col = if indexed { "+key" } else { "key" };
+    let key_col = if out.indexed { "+key" } else { "key" };
     if let Some(range) = range {
         match range {
             KeyRange::Exact(k) => {
@@ -134,9 +138,14 @@ fn conjuncts(f: &Filter) -> &[Filter] {
     }
 }
 
-/// A range on a scalar indexed path: the secondary index should answer it.
+/// A comparison on a scalar indexed path: the secondary index should
+/// answer it.
 fn indexable(f: &Filter, scalar: &HashSet<String>) -> bool {
-    matches!(f, Filter::Range(path, _, _) if scalar.contains(path))
+    match f {
+        Filter::Eq(p, v) => !v.is_null() && scalar.contains(p),
+        Filter::In(p, _) | Filter::Range(p, _, _) => scalar.contains(p),
+        _ => false,
+    }
 }
 
 /// The expression a secondary index on `path` holds, written exactly as
