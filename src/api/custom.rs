@@ -25,14 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn page_keys(total: u64, page_size: u64, offset: u64) -> Map<String, Value> {
-    let mut extra = Map::new();
-    extra.insert("total".into(), Value::from(total));
-    extra.insert("pageSize".into(), Value::from(page_size));
-    extra.insert("offset".into(), Value::from(offset));
-    extra
-}
-
 async fn list(
     svc: web::Data<Service>,
     req: HttpRequest,
@@ -42,10 +34,7 @@ async fn list(
     let page = custom::list(&svc, &resource_type, &raw)
         .await
         .map_err(|e| ApiError::from_domain(Op::List, e))?;
-    Ok(envelope::ok_stream_with(
-        page.items,
-        page_keys(page.total, page.page_size, page.offset),
-    ))
+    Ok(envelope::ok_page(page))
 }
 
 async fn put(

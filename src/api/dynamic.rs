@@ -115,11 +115,7 @@ async fn multicluster(
     let page = crate::domain::multicluster::list(&svc, &resource_type, &body)
         .await
         .map_err(|e| ApiError::from_domain(Op::List, e))?;
-    let mut extra = Map::new();
-    extra.insert("total".into(), Value::from(page.total));
-    extra.insert("pageSize".into(), Value::from(page.page_size));
-    extra.insert("offset".into(), Value::from(page.offset));
-    Ok(envelope::ok_stream_with(page.items, extra))
+    Ok(envelope::ok_page(page))
 }
 
 async fn get_resource(

@@ -81,6 +81,18 @@ where
     ok_stream_with(items, Map::new())
 }
 
+/// A streamed page with its `total`, `pageSize` and `offset` keys.
+pub fn ok_page<S>(page: crate::domain::Page<S>) -> HttpResponse
+where
+    S: Stream<Item = Result<String, DomainError>> + Send + 'static,
+{
+    let mut extra = Map::new();
+    extra.insert("total".into(), Value::from(page.total));
+    extra.insert("pageSize".into(), Value::from(page.page_size));
+    extra.insert("offset".into(), Value::from(page.offset));
+    ok_stream_with(page.items, extra)
+}
+
 /// [`ok_stream`] with extra top-level keys after `data` (`total` ...).
 pub fn ok_stream_with<S>(items: S, extra: Map<String, Value>) -> HttpResponse
 where

@@ -6,10 +6,10 @@
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
-use super::dynamic::{ResourcePath, check_segment, renderer};
+use super::dynamic::{check_resource_type, check_segment, renderer};
 use super::escape::escape_document;
 use super::params::{ListParams, RawParams, check_path};
-use super::{DomainError, Service};
+use super::{DomainError, Page, Service};
 use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, date_value};
 
 /// The parameter that allows a DELETE to remove a whole collection.
@@ -19,26 +19,12 @@ pub const DELETE_ALL: &str = "deleteAll";
 const INTERNAL: &[&str] = &["_id", "_isBcsObjectDeleted", "_bcsTimes"];
 
 fn namespace_of(resource_type: &str) -> Result<Namespace, DomainError> {
-    ResourcePath {
-        cluster_id: "-".into(),
-        namespace: None,
-        resource_type: resource_type.to_owned(),
-        resource_name: None,
-    }
-    .validate()?;
+    check_resource_type(resource_type)?;
     Ok(Namespace {
         database: Database::Dynamic,
         collection: resource_type.to_owned(),
         key_fields: &[],
     })
-}
-
-/// A page of custom resources.
-pub struct Page<S> {
-    pub items: S,
-    pub total: u64,
-    pub page_size: u64,
-    pub offset: u64,
 }
 
 /// GET: documents matching the query parameters (as on dynamic lists),

@@ -56,6 +56,17 @@ pub fn collection_of(resource_type: &str) -> &str {
     }
 }
 
+/// Checks a resource type given alone (it names a collection).
+pub fn check_resource_type(resource_type: &str) -> Result<(), DomainError> {
+    ResourcePath {
+        cluster_id: "-".into(),
+        namespace: None,
+        resource_type: resource_type.to_owned(),
+        resource_name: None,
+    }
+    .validate()
+}
+
 impl ResourcePath {
     /// Checks every segment; the resource type must also be a usable
     /// collection name.

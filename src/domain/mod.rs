@@ -19,6 +19,17 @@ use chrono::{DateTime, Utc};
 use crate::config::QuerySettings;
 use crate::store::{Store, StoreError};
 
+/// A page of a list whose reply also says `total`, `pageSize`, `offset`.
+pub struct Page<S> {
+    /// Documents as wire JSON text, streamed.
+    pub items: S,
+    /// Every match, not only this page.
+    pub total: u64,
+    /// The limit used.
+    pub page_size: u64,
+    pub offset: u64,
+}
+
 /// Creates the indexes the query tables rely on (idempotent). Called at
 /// start-up, before any request is served.
 pub async fn prepare(store: &dyn Store) -> Result<(), StoreError> {

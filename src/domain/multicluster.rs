@@ -8,10 +8,10 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::dynamic::{DYNAMIC_KEY, ResourcePath, check_segment, collection_of, renderer};
+use super::dynamic::{DYNAMIC_KEY, check_resource_type, check_segment, collection_of, renderer};
 use super::labels::parse_selector;
 use super::params::check_path;
-use super::{DomainError, Service};
+use super::{DomainError, Page, Service};
 use crate::model::{
     Bound, Database, Direction, Filter, Namespace, Projection, Query, RangeOp, Sort,
 };
@@ -263,14 +263,6 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
     Ok(Request { query })
 }
 
-/// A page of a multi-cluster list.
-pub struct Page<S> {
-    pub items: S,
-    pub total: u64,
-    pub page_size: u64,
-    pub offset: u64,
-}
-
 /// Runs a multi-cluster list of `resource_type`.
 pub async fn list(
     svc: &Service,
@@ -278,13 +270,7 @@ pub async fn list(
     body: &[u8],
 ) -> Result<Page<impl Stream<Item = Result<String, DomainError>> + Send + 'static>, DomainError> {
     // The type must be a usable collection name, as on the dynamic routes.
-    ResourcePath {
-        cluster_id: "-".into(),
-        namespace: None,
-        resource_type: resource_type.to_owned(),
-        resource_name: None,
-    }
-    .validate()?;
+    check_resource_type(resource_type)?;
     let mut req = parse(body, svc)?;
     // `process` documents share the `application` collection.
     req.query.filter = Filter::and([

@@ -202,18 +202,24 @@ pub async fn distinct_of(
         for comp in path.split('.') {
             v = v.and_then(|x| x.get(comp));
         }
-        let values = match v {
-            Some(serde_json::Value::Array(items)) => items.clone(),
-            Some(x) => vec![x.clone()],
-            None => Vec::new(),
-        };
-        for x in values {
-            if !out.contains(&x) {
-                out.push(x);
-            }
+        if let Some(v) = v {
+            add_distinct(&mut out, v.clone());
         }
     }
     Ok(out)
+}
+
+/// Adds `v` to a list of distinct values; an array adds its elements.
+pub fn add_distinct(out: &mut Vec<serde_json::Value>, v: serde_json::Value) {
+    let items = match v {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
 }
 
 /// Open the configured backend.

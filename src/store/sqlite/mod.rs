@@ -347,17 +347,25 @@ impl SqliteStore {
         format!("{}/{}", ns.database.as_str(), ns.collection)
     }
 
+    /// Queues a write and waits for its answer (sent after the commit).
+    async fn request<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(op(reply)).await?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+    }
+
     /// Runs a write of a collection without natural key.
     async fn custom(&self, ns: &Namespace, op: CustomOp) -> Result<CustomOutcome, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Custom {
+        self.request(|reply| WriteOp::Custom {
             ns: Self::ns_name(ns),
             op,
             reply,
         })
-        .await?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        .await
     }
 
     /// The SQL condition for `filter` on `ns`.
@@ -557,17 +565,14 @@ impl Store for SqliteStore {
             .read()
             .map(|s| s.new_arrays(&name, &doc))
             .unwrap_or_default();
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Upsert {
+        self.request(|reply| WriteOp::Upsert {
             ns: name,
             key,
             doc_json,
             array_paths,
             reply,
         })
-        .await?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        .await
     }
 
     async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
@@ -682,8 +687,7 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::InvalidFilter(format!("bad field {field:?}")))?;
         let value_json =
             serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::AddField {
+        self.request(|reply| WriteOp::AddField {
             ns: Self::ns_name(ns),
             key,
             id,
@@ -691,9 +695,7 @@ impl Store for SqliteStore {
             value_json,
             reply,
         })
-        .await?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        .await
     }
 
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
@@ -733,14 +735,11 @@ impl Store for SqliteStore {
 
     async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
         let cond = self.condition(ns, filter);
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::DeleteMany {
+        self.request(|reply| WriteOp::DeleteMany {
             filter: cond,
             reply,
         })
-        .await?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        .await
     }
 
     async fn distinct(
@@ -785,15 +784,7 @@ impl Store for SqliteStore {
         for t in texts {
             let v: Value = serde_json::from_str(&t)
                 .map_err(|e| StoreError::Internal(format!("stored value is not JSON: {e}")))?;
-            let items = match v {
-                Value::Array(items) => items,
-                other => vec![other],
-            };
-            for x in items {
-                if !out.contains(&x) {
-                    out.push(x);
-                }
-            }
+            crate::store::add_distinct(&mut out, v);
         }
         Ok(out)
     }
@@ -840,16 +831,13 @@ impl Store for SqliteStore {
             "CREATE INDEX IF NOT EXISTS {index_name} ON docs (ns, {}, key) WHERE {first} IS NOT NULL",
             exprs.join(", ")
         );
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::EnsureIndex {
+        self.request(|reply| WriteOp::EnsureIndex {
             ns: name,
             create,
             paths,
             reply,
         })
-        .await?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?
+        .await
     }
 
     async fn list_collections(&self, database: Database) -> Result<Vec<String>, StoreError> {
