@@ -2,6 +2,7 @@
 //! JSONB in append order with a unique (namespace, natural key) index, one group-commit
 //! writer thread and a pool of read connections used off the async workers.
 
+mod jsonb;
 mod sql;
 mod writer;
 
@@ -60,6 +61,9 @@ CREATE TABLE IF NOT EXISTS array_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, pat
 pub(crate) struct IndexState {
     indexed: HashMap<String, HashSet<String>>,
     arrays: HashSet<(String, String)>,
+    /// Per namespace: indexed paths that never held an array (derived from
+    /// the two sets above, shared with every query without a copy).
+    scalar: HashMap<String, Arc<HashSet<String>>>,
 }
 
 impl IndexState {
@@ -74,33 +78,59 @@ impl IndexState {
         for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
             state.arrays.insert(r?);
         }
+        let names: Vec<String> = state.indexed.keys().cloned().collect();
+        for ns in names {
+            state.refresh(&ns);
+        }
         Ok(state)
     }
 
+    fn refresh(&mut self, ns: &str) {
+        let set: HashSet<String> = self
+            .indexed
+            .get(ns)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter(|p| !self.arrays.contains(&(ns.to_owned(), (*p).clone())))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.scalar.insert(ns.to_owned(), Arc::new(set));
+    }
+
+    /// A path of `ns` now has an index.
+    pub(crate) fn add_indexed(&mut self, ns: &str, path: &str) {
+        self.indexed
+            .entry(ns.to_owned())
+            .or_default()
+            .insert(path.to_owned());
+        self.refresh(ns);
+    }
+
+    /// A document of `ns` has an array on `path`.
+    pub(crate) fn flag_array(&mut self, ns: &str, path: &str) {
+        self.arrays.insert((ns.to_owned(), path.to_owned()));
+        self.refresh(ns);
+    }
+
     /// Indexed paths of `ns` that never held an array.
-    fn scalar(&self, ns: &str) -> HashSet<String> {
-        match self.indexed.get(ns) {
-            None => HashSet::new(),
-            Some(paths) => paths
-                .iter()
-                .filter(|p| !self.arrays.contains(&(ns.to_owned(), (*p).clone())))
-                .cloned()
-                .collect(),
-        }
+    fn scalar(&self, ns: &str) -> Arc<HashSet<String>> {
+        self.scalar.get(ns).cloned().unwrap_or_default()
     }
 
     /// Indexed paths of `ns` on which `doc` has an array and that are not
     /// flagged yet.
     fn new_arrays(&self, ns: &str, doc: &Document) -> Vec<String> {
-        let Some(paths) = self.indexed.get(ns) else {
-            return Vec::new();
-        };
-        paths
-            .iter()
-            .filter(|p| !self.arrays.contains(&(ns.to_owned(), (*p).clone())))
-            .filter(|p| array_on_path(doc, p))
-            .cloned()
-            .collect()
+        match self.scalar.get(ns) {
+            None => Vec::new(),
+            Some(paths) => paths
+                .iter()
+                .filter(|p| array_on_path(doc, p))
+                .cloned()
+                .collect(),
+        }
     }
 }
 
@@ -376,7 +406,7 @@ impl SqliteStore {
             .read()
             .map(|s| s.scalar(&name))
             .unwrap_or_default();
-        sql::where_clause(ns, &name, filter, &scalar)
+        sql::where_clause(ns, &name, filter, scalar)
     }
 
     async fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
@@ -436,10 +466,10 @@ impl SqliteStore {
         // of whole rows would convert every match); other reads come in key
         // order and read each row once.
         let sql = if !cond.indexed {
-            format!("SELECT json(doc) FROM docs WHERE {} {page}", cond.sql)
+            format!("SELECT doc FROM docs WHERE {} {page}", cond.sql)
         } else {
             format!(
-                "SELECT json(doc) FROM docs WHERE id IN (SELECT id FROM docs WHERE {} {page}) {order}",
+                "SELECT doc FROM docs WHERE id IN (SELECT id FROM docs WHERE {} {page}) {order}",
                 cond.sql
             )
         };
@@ -715,7 +745,7 @@ impl Store for SqliteStore {
                 })
                 .await;
         }
-        self.find_rows(ns, query, move |row, _| map(row_text(row)?))
+        self.find_rows(ns, query, move |row, _| map(&row_text(row)?))
             .await
     }
 
@@ -921,18 +951,25 @@ impl<T> ChunkSink<T> {
     }
 }
 
-fn row_text<'r>(row: &'r rusqlite::Row<'_>) -> Result<&'r str, StoreError> {
-    row.get_ref(0)
+/// The row's document (a JSONB blob) as JSON text, converted here rather
+/// than by `json(doc)` in SQL (see `jsonb.rs`).
+fn row_text(row: &rusqlite::Row<'_>) -> Result<String, StoreError> {
+    let blob = row
+        .get_ref(0)
         .map_err(internal)?
-        .as_str()
-        .map_err(|e| StoreError::Internal(e.to_string()))
+        .as_blob()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    // Documents written by this service never hold the JSON5 forms.
+    jsonb::to_json(blob).ok_or_else(|| {
+        StoreError::Internal("a stored document is not JSONB this service wrote".into())
+    })
 }
 
 fn row_doc(
     row: &rusqlite::Row<'_>,
     projection: Option<&Projection>,
 ) -> Result<Document, StoreError> {
-    let doc = parse_doc(row_text(row)?)?;
+    let doc = parse_doc(&row_text(row)?)?;
     Ok(match projection {
         Some(p) => p.apply(&doc),
         None => doc,

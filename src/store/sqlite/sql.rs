@@ -12,6 +12,7 @@
 //! planner can answer from the index.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
@@ -35,7 +36,7 @@ pub struct SqlFilter {
     /// answers the query.
     pub indexed: bool,
     /// Indexed paths without arrays in this namespace.
-    scalar: HashSet<String>,
+    scalar: Arc<HashSet<String>>,
 }
 
 impl SqlFilter {
@@ -67,10 +68,10 @@ pub fn where_clause(
     ns: &Namespace,
     ns_name: &str,
     filter: &Filter,
-    scalar: &HashSet<String>,
+    scalar: Arc<HashSet<String>>,
 ) -> SqlFilter {
     let mut out = SqlFilter {
-        scalar: scalar.clone(),
+        scalar,
         ..SqlFilter::default()
     };
     let p = out.param(SqlValue::Text(ns_name.to_owned()));

@@ -348,7 +348,7 @@ fn flag_array(
     path: &str,
 ) -> rusqlite::Result<()> {
     if let Ok(mut s) = indexes.write() {
-        s.arrays.insert((ns.to_owned(), path.to_owned()));
+        s.flag_array(ns, path);
     }
     conn.prepare_cached("INSERT OR IGNORE INTO array_paths(ns, path) VALUES (?1, ?2)")?
         .execute(params![ns, path])?;
@@ -385,10 +385,7 @@ fn ensure_index(
             )?;
         }
         if let Ok(mut s) = indexes.write() {
-            s.indexed
-                .entry(ns.to_owned())
-                .or_default()
-                .insert(path.clone());
+            s.add_indexed(ns, path);
         }
     }
     Ok(())
