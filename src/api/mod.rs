@@ -1,6 +1,7 @@
 //! HTTP: routes, extractors, the envelope and error mapping. Handlers parse
 //! the wire, call one domain function and render; no business rules here.
 
+mod alarms;
 mod custom;
 mod dynamic;
 pub mod envelope;
@@ -55,7 +56,8 @@ pub fn create_app(
             web::scope(prefix)
                 .configure(dynamic::configure)
                 .configure(query::configure)
-                .configure(custom::configure),
+                .configure(custom::configure)
+                .configure(alarms::configure),
         );
     }
     app.default_service(web::to(route_not_found))

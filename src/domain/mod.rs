@@ -2,6 +2,7 @@
 //! escaping, createTime/updateTime, query parameter meaning, the views
 //! returned to clients.
 
+pub mod alarms;
 pub mod custom;
 pub mod dynamic;
 pub mod escape;

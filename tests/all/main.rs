@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod crash;
+mod http_alarms;
 mod http_custom;
 mod http_dynamic;
 mod http_errors;
