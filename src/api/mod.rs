@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 mod health;
 mod query;
+mod watchkv;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -57,7 +58,8 @@ pub fn create_app(
                 .configure(dynamic::configure)
                 .configure(query::configure)
                 .configure(custom::configure)
-                .configure(alarms::configure),
+                .configure(alarms::configure)
+                .configure(watchkv::configure),
         );
     }
     app.default_service(web::to(route_not_found))

@@ -12,6 +12,7 @@ pub mod params;
 pub mod query;
 pub mod times;
 pub mod view;
+pub mod watchkv;
 
 use std::sync::Arc;
 

@@ -8,4 +8,5 @@ mod http_custom;
 mod http_dynamic;
 mod http_errors;
 mod http_query;
+mod http_watchkv;
 mod props;
