@@ -7,6 +7,7 @@ mod dynamic;
 pub mod envelope;
 pub mod error;
 mod health;
+mod metric;
 mod query;
 mod watchkv;
 
@@ -59,7 +60,8 @@ pub fn create_app(
                 .configure(query::configure)
                 .configure(custom::configure)
                 .configure(alarms::configure)
-                .configure(watchkv::configure),
+                .configure(watchkv::configure)
+                .configure(metric::configure),
         );
     }
     app.default_service(web::to(route_not_found))

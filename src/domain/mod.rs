@@ -7,6 +7,7 @@ pub mod custom;
 pub mod dynamic;
 pub mod escape;
 pub mod labels;
+pub mod metric;
 pub mod multicluster;
 pub mod params;
 pub mod query;

@@ -7,6 +7,7 @@ mod http_alarms;
 mod http_custom;
 mod http_dynamic;
 mod http_errors;
+mod http_metric;
 mod http_query;
 mod http_watchkv;
 mod props;
