@@ -1,4 +1,5 @@
-//! Metric routes (reference F) under `/metric`.
+//! Metric routes (reference F) under `/metric`, and the cluster clean
+//! (reference B.9) that sits beside them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
@@ -20,6 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/metric/clusters/{clusterId}")
             .route(web::get().to(list))
+            .default_service(web::to(super::method_not_allowed)),
+    )
+    .service(
+        web::resource("/clusters/{clusterId}/data")
+            .route(web::delete().to(clean))
             .default_service(web::to(super::method_not_allowed)),
     )
     .service(
@@ -81,6 +87,17 @@ async fn list(
         .await
         .map_err(|e| ApiError::from_domain(Op::List, e))?;
     Ok(envelope::ok_stream(items))
+}
+
+/// `DELETE /clusters/{clusterId}/data` (cluster clean).
+async fn clean(
+    svc: web::Data<Service>,
+    cluster_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let counts = crate::domain::cluster::clean(&svc, &cluster_id)
+        .await
+        .map_err(|e| ApiError::from_domain(Op::Delete, e))?;
+    Ok(envelope::ok(&counts))
 }
 
 async fn clusters(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {

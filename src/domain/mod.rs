@@ -3,6 +3,7 @@
 //! returned to clients.
 
 pub mod alarms;
+pub mod cluster;
 pub mod custom;
 pub mod dynamic;
 pub mod escape;

@@ -4,6 +4,7 @@ mod common;
 mod conformance;
 mod crash;
 mod http_alarms;
+mod http_cluster;
 mod http_custom;
 mod http_dynamic;
 mod http_errors;

@@ -1,0 +1,71 @@
+//! HTTP tests of the cluster clean (contract section 9, reference B.9) on
+//! every backend.
+
+use serde_json::json;
+
+use crate::common::{TestApp, V4, backends, cluster_base, ns_base};
+
+#[actix_web::test]
+async fn cleaning_a_cluster_deletes_only_its_documents_and_can_be_repeated() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        for c in ["C1", "C2"] {
+            app.put_json(
+                &format!("{}/Pod/p1", ns_base(c, "ns1")),
+                &json!({"data": {}}),
+            )
+            .await
+            .assert_ok();
+            app.put_json(
+                &format!("{}/Pod/p2", ns_base(c, "ns2")),
+                &json!({"data": {}}),
+            )
+            .await
+            .assert_ok();
+            app.put_json(
+                &format!("{}/Node/n1", cluster_base(c)),
+                &json!({"data": {}}),
+            )
+            .await
+            .assert_ok();
+            let body = json!({"clusterId": c, "name": "x"});
+            app.send(
+                "PUT",
+                &format!("{V4}/dynamic/customresources/Foo"),
+                Some(body.to_string().as_bytes()),
+            )
+            .await
+            .assert_ok();
+        }
+        let r = app
+            .send("DELETE", &format!("{V4}/clusters/C1/data"), None)
+            .await;
+        r.assert_ok();
+        assert_eq!(
+            r.data(),
+            &json!([{"clusterId": "C1", "deletedCounts": {"dynamic": 4, "event": 0}}]),
+            "{b:?}"
+        );
+        // C1 is empty, C2 untouched.
+        let r = app.get(&format!("{}/Pod", cluster_base("C1"))).await;
+        assert_eq!(r.data(), &json!([]), "{b:?}");
+        let r = app.get(&format!("{}/Pod", cluster_base("C2"))).await;
+        assert_eq!(r.data().as_array().map(Vec::len), Some(2), "{b:?}");
+        let r = app.get(&format!("{V4}/dynamic/customresources/Foo")).await;
+        assert_eq!(r.body["total"], 1, "{b:?}");
+        assert_eq!(r.data()[0]["clusterId"], "C2");
+        // Repeating it deletes nothing more.
+        let r = app
+            .send("DELETE", &format!("{V4}/clusters/C1/data"), None)
+            .await;
+        r.assert_ok();
+        assert_eq!(
+            r.data(),
+            &json!([{"clusterId": "C1", "deletedCounts": {"dynamic": 0, "event": 0}}]),
+            "{b:?}"
+        );
+        app.get(&format!("{V4}/clusters/C1/data"))
+            .await
+            .assert_err(405, 1_405_094, "GET");
+    }
+}
