@@ -17,7 +17,22 @@ pub struct Settings {
     pub server: ServerSettings,
     pub log: LogSettings,
     pub query: QuerySettings,
+    pub retention: RetentionSettings,
     pub storage: StorageSettings,
+}
+
+/// `[retention]`: the background cleaner of events and alarms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Seconds between runs; 0 disables the cleaner.
+    pub interval_secs: u64,
+    /// Events older than this many days (by eventTime) are removed.
+    pub event_max_day: u64,
+    /// Alarms older than this many days (by receivedTime) are removed.
+    pub alarm_max_day: u64,
+    /// At most this many alarms are kept (the newest).
+    pub alarm_max_cap: u64,
 }
 
 /// `[server]`

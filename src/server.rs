@@ -61,6 +61,39 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         clock: Arc::new(SystemClock),
         limits: settings.query.clone(),
     };
+    let cleaner = {
+        let store = store.clone();
+        let retention = settings.retention.clone();
+        tokio::spawn(async move {
+            if retention.interval_secs == 0 {
+                return;
+            }
+            let every = Duration::from_secs(retention.interval_secs);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let started = std::time::Instant::now();
+                match crate::domain::retention::run_once(
+                    store.as_ref(),
+                    &retention,
+                    chrono::Utc::now(),
+                )
+                .await
+                {
+                    Ok(r) => tracing::info!(
+                        events = r.events,
+                        expired_alarms = r.expired_alarms,
+                        capped_alarms = r.capped_alarms,
+                        ms = started.elapsed().as_millis() as u64,
+                        "retention cleaner ran"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention cleaner failed; next run at the next interval")
+                    }
+                }
+            }
+        })
+    };
     let http = HttpSettings {
         max_body_bytes: settings.server.max_body_bytes,
         always_http_200: settings.server.always_http_200,
@@ -84,6 +117,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     handle.stop(true).await;
     let _ = serving.await;
     backfill.abort();
+    cleaner.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

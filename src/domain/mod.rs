@@ -12,6 +12,7 @@ pub mod metric;
 pub mod multicluster;
 pub mod params;
 pub mod query;
+pub mod retention;
 pub mod times;
 pub mod view;
 pub mod watchkv;

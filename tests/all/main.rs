@@ -12,3 +12,4 @@ mod http_metric;
 mod http_query;
 mod http_watchkv;
 mod props;
+mod retention;

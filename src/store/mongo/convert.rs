@@ -91,9 +91,9 @@ pub fn filter_to_bson(f: &Filter) -> BsonDoc {
             doc! { "$or": parts.iter().map(|p| Bson::Document(filter_to_bson(p))).collect::<Vec<_>>() }
         }
         Filter::Not(inner) => doc! { "$nor": [filter_to_bson(inner)] },
-        Filter::Eq(path, v) => doc! { path.clone(): { "$eq": to_bson(v) } },
+        Filter::Eq(path, v) => doc! { path.clone(): { "$eq": value_at(path, v) } },
         Filter::In(path, vs) => {
-            doc! { path.clone(): { "$in": vs.iter().map(to_bson).collect::<Vec<_>>() } }
+            doc! { path.clone(): { "$in": vs.iter().map(|v| value_at(path, v)).collect::<Vec<_>>() } }
         }
         Filter::Range(path, op, bound) => {
             let op = match op {
@@ -112,6 +112,18 @@ pub fn filter_to_bson(f: &Filter) -> BsonDoc {
         Filter::Exists(path, want) => doc! { path.clone(): { "$exists": *want } },
         Filter::Contains(path, needle) => doc! { path.clone(): { "$regex": regex_escape(needle) } },
     }
+}
+
+/// A filter value for `path`: `_id` strings of 24 hex digits are the
+/// ObjectIds they render (reads answer `_id` as that string).
+fn value_at(path: &str, v: &Value) -> Bson {
+    if path == "_id"
+        && let Value::String(s) = v
+        && let Ok(oid) = bson::oid::ObjectId::parse_str(s)
+    {
+        return Bson::ObjectId(oid);
+    }
+    to_bson(v)
 }
 
 fn regex_escape(s: &str) -> String {
