@@ -37,6 +37,7 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// 1405095: a concurrent write conflicted; retry.
     Conflict,
+    ListRefused,
 }
 
 impl ErrorKind {
@@ -56,6 +57,7 @@ impl ErrorKind {
             ErrorKind::RouteNotFound => (1_405_093, StatusCode::NOT_FOUND),
             ErrorKind::MethodNotAllowed => (1_405_094, StatusCode::METHOD_NOT_ALLOWED),
             ErrorKind::Conflict => (1_405_095, StatusCode::CONFLICT),
+            ErrorKind::ListRefused => (1_405_085, StatusCode::BAD_REQUEST),
         }
     }
 }
@@ -104,6 +106,10 @@ impl ApiError {
             DomainError::InvalidBody(why) => ApiError::new(ErrorKind::BadRequestData, why),
             DomainError::NotFound => ApiError::new(ErrorKind::NotExist, "resource does not exist"),
             DomainError::Missing(what) => ApiError::new(ErrorKind::NotExist, what),
+            DomainError::ListParameter(name, why) => ApiError::new(
+                ErrorKind::ListRefused,
+                format!("invalid parameter {name}: {why}"),
+            ),
             DomainError::Store(se) => Self::from_store(op, se),
         };
         err.data_is_list = op == Op::List;

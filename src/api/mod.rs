@@ -6,6 +6,7 @@ mod custom;
 mod dynamic;
 pub mod envelope;
 pub mod error;
+mod events;
 mod health;
 mod metric;
 mod query;
@@ -61,7 +62,8 @@ pub fn create_app(
                 .configure(custom::configure)
                 .configure(alarms::configure)
                 .configure(watchkv::configure)
-                .configure(metric::configure),
+                .configure(metric::configure)
+                .configure(events::configure),
         );
     }
     app.default_service(web::to(route_not_found))

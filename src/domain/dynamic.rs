@@ -137,10 +137,20 @@ pub fn parse_put_body(body: &[u8]) -> Result<Value, DomainError> {
 /// PUT: upsert one resource.
 pub async fn put(svc: &Service, path: &ResourcePath, body: &[u8]) -> Result<(), DomainError> {
     path.validate()?;
+    let data = parse_put_body(body)?;
+    upsert_data(svc, path, data).await
+}
+
+/// Upserts one resource whose `data` (keys escaped) is given.
+pub async fn upsert_data(
+    svc: &Service,
+    path: &ResourcePath,
+    data: Value,
+) -> Result<(), DomainError> {
+    path.validate()?;
     let Some(name) = &path.resource_name else {
         return Err(DomainError::param("resourceName", "missing"));
     };
-    let data = parse_put_body(body)?;
     let now = date_value(svc.clock.now());
     let mut doc = Document::new();
     doc.insert(

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod custom;
 pub mod dynamic;
 pub mod escape;
+pub mod events;
 pub mod labels;
 pub mod metric;
 pub mod multicluster;
@@ -78,6 +79,10 @@ pub enum DomainError {
     /// The addressed document does not exist.
     #[error("resource does not exist")]
     NotFound,
+    /// A list request lacks what it must have (answered with the list
+    /// failure code, as the running service does, but as a 400).
+    #[error("invalid parameter {0}: {1}")]
+    ListParameter(String, String),
     /// Something else the request names does not exist; says what.
     #[error("{0}")]
     Missing(String),

@@ -8,6 +8,7 @@ mod http_cluster;
 mod http_custom;
 mod http_dynamic;
 mod http_errors;
+mod http_events;
 mod http_metric;
 mod http_query;
 mod http_watchkv;

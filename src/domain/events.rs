@@ -1,0 +1,282 @@
+//! Events (contract section 6, reference D.1-D.2): `PUT /events` stores a
+//! BcsStorageEventIf per cluster (collection `event_<clusterId>`), once per
+//! (data.metadata.name, data.metadata.resourceVersion), with a copy as the
+//! dynamic resource `Event`; `GET`/`POST /events` list them newest first
+//! across the requested clusters, every filter AND-ed.
+
+use futures::TryStreamExt;
+use serde_json::{Map, Value};
+
+use super::dynamic::{ResourcePath, check_segment, upsert_data};
+use super::escape::escape_value;
+use super::params::{
+    ExtraMode, RawParams, check_path, decode_extra, parse_extra, parse_field, parse_offset,
+};
+use super::times::parse_time;
+use super::{DomainError, Service, view};
+use crate::model::{
+    Bound, Database, Direction, Document, Filter, Namespace, Query, RangeOp, Sort, date_value,
+    instant_of,
+};
+
+/// The event collection of a cluster.
+pub fn namespace_of(cluster_id: &str) -> Namespace {
+    Namespace {
+        database: Database::Event,
+        collection: format!("event_{cluster_id}"),
+        key_fields: &[],
+    }
+}
+
+const TEXT_FIELDS: &[&str] = &[
+    "id",
+    "env",
+    "kind",
+    "level",
+    "component",
+    "type",
+    "describe",
+];
+const EXTRA_INFO: &[&str] = &["namespace", "name", "kind"];
+
+fn text(m: &mut Map<String, Value>, f: &str) -> Result<String, DomainError> {
+    match m.remove(f) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(DomainError::InvalidBody(format!(
+            "{f} must be a string, not {other}"
+        ))),
+    }
+}
+
+fn metadata_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
+    data.get("metadata")?.get(key)?.as_str()
+}
+
+/// PUT: stores the event unless the cluster has it already.
+pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| DomainError::InvalidBody(format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(mut m) = v else {
+        return Err(DomainError::InvalidBody(
+            "request body must be a JSON object (BcsStorageEventIf)".into(),
+        ));
+    };
+    let cluster_id = text(&mut m, "clusterId")?;
+    check_segment("clusterId", &cluster_id)?;
+    let mut doc = Document::new();
+    doc.insert(
+        "_id".into(),
+        Value::String(bson::oid::ObjectId::new().to_hex()),
+    );
+    for f in TEXT_FIELDS {
+        doc.insert((*f).to_owned(), Value::String(text(&mut m, f)?));
+    }
+    doc.insert("clusterId".into(), Value::String(cluster_id.clone()));
+    let mut info = match m.remove("extraInfo") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            return Err(DomainError::InvalidBody(format!(
+                "extraInfo must be an object, not {other}"
+            )));
+        }
+    };
+    let mut extra_info = Map::new();
+    for f in EXTRA_INFO {
+        extra_info.insert((*f).to_owned(), Value::String(text(&mut info, f)?));
+    }
+    doc.insert("extraInfo".into(), Value::Object(extra_info));
+    let seconds = match m.remove("eventTime") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
+            DomainError::InvalidBody("eventTime must be an integer (unix seconds)".into())
+        })?,
+        Some(other) => {
+            return Err(DomainError::InvalidBody(format!(
+                "eventTime must be an integer (unix seconds), not {other}"
+            )));
+        }
+    };
+    let ms = parse_time(&seconds.to_string(), svc.limits.time_zone.0)
+        .ok_or_else(|| DomainError::InvalidBody("eventTime is out of range".into()))?;
+    doc.insert("eventTime".into(), crate::model::date_millis(ms));
+    let raw_data = m.remove("data").unwrap_or(Value::Null);
+    let mut data = raw_data.clone();
+    escape_value(&mut data)?;
+    doc.insert("data".into(), data.clone());
+    doc.insert("createTime".into(), date_value(svc.clock.now()));
+    let ns = namespace_of(&cluster_id);
+    // Duplicates: the same object name and resourceVersion in this cluster.
+    if let (Some(name), Some(rv)) = (
+        metadata_str(&raw_data, "name"),
+        metadata_str(&raw_data, "resourceVersion"),
+    ) {
+        let mut q = Query::new(Filter::and([
+            Filter::Eq("data.metadata.name".into(), Value::String(name.to_owned())),
+            Filter::Eq(
+                "data.metadata.resourceVersion".into(),
+                Value::String(rv.to_owned()),
+            ),
+        ]));
+        q.limit = Some(1);
+        let found: Vec<Document> = svc.store.find(&ns, &q).await?.try_collect().await?;
+        if !found.is_empty() {
+            return Ok(());
+        }
+    }
+    svc.store.insert(&ns, doc).await?;
+    // The copy as dynamic resource `Event`, keyed by its metadata.
+    if let Some(name) = metadata_str(&raw_data, "name") {
+        let path = ResourcePath {
+            cluster_id: cluster_id.clone(),
+            namespace: metadata_str(&raw_data, "namespace")
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            resource_type: "Event".into(),
+            resource_name: Some(name.to_owned()),
+        };
+        if path.validate().is_ok() {
+            upsert_data(svc, &path, data).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Parameters that are filters on a stored path.
+const FILTERS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("env", "env"),
+    ("kind", "kind"),
+    ("level", "level"),
+    ("component", "component"),
+    ("type", "type"),
+    ("clusterId", "clusterId"),
+    ("extraInfo.name", "extraInfo.name"),
+    ("extraInfo.namespace", "extraInfo.namespace"),
+    ("extraInfo.kind", "extraInfo.kind"),
+];
+
+/// A page of events.
+pub struct EventPage {
+    pub items: Vec<String>,
+    pub total: u64,
+    pub page_size: u64,
+    pub offset: u64,
+}
+
+/// GET / POST: events of the requested clusters, newest first.
+pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainError> {
+    let clusters: Vec<String> = match raw.single("clusterId")? {
+        Some(v) if !v.trim().is_empty() => v.split(',').map(str::to_owned).collect(),
+        _ => {
+            return Err(DomainError::ListParameter(
+                "clusterId".into(),
+                "is required (a comma list of clusters)".into(),
+            ));
+        }
+    };
+    for c in &clusters {
+        check_segment("clusterId", c)?;
+    }
+    let mut parts = Vec::new();
+    for (param, path) in FILTERS {
+        if *param == "clusterId" {
+            continue;
+        }
+        for (_, v) in raw.0.iter().filter(|(k, _)| k == param) {
+            if v.is_empty() {
+                continue;
+            }
+            parts.push(Filter::In(
+                (*path).to_owned(),
+                v.split(',').map(|s| Value::String(s.to_owned())).collect(),
+            ));
+        }
+    }
+    for (name, op) in [("timeBegin", RangeOp::Gt), ("timeEnd", RangeOp::Lt)] {
+        if let Some(t) = raw.single(name)? {
+            let ms = parse_time(t, svc.limits.time_zone.0).ok_or_else(|| {
+                DomainError::param(name, format!("{t:?} is not a time (unix seconds)"))
+            })?;
+            parts.push(Filter::Range("eventTime".into(), op, Bound::Instant(ms)));
+        }
+    }
+    if let Some(e) = raw.single("extra")? {
+        parts.extend(parse_extra(e, ExtraMode::In)?);
+    }
+    if let Some(e) = raw.single("extra_contain")? {
+        for (k, v) in decode_extra(e)
+            .map_err(|_| DomainError::param("extra_contain", "not base64 of a JSON object"))?
+        {
+            check_path("extra_contain", &k)?;
+            let Value::String(needle) = v else {
+                return Err(DomainError::param(
+                    "extra_contain",
+                    format!("the value of {k:?} must be a string"),
+                ));
+            };
+            parts.push(Filter::Contains(k, needle));
+        }
+    }
+    let filter = Filter::and(parts);
+    let length = match raw.single("length")? {
+        None => 0,
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            DomainError::param("length", format!("{v:?} is not a non-negative integer"))
+        })?,
+    };
+    let limit = match length {
+        0 => svc.limits.default_limit,
+        n if n > svc.limits.max_limit => {
+            return Err(DomainError::param(
+                "length",
+                format!("must not exceed {}", svc.limits.max_limit),
+            ));
+        }
+        n => n,
+    };
+    let offset = parse_offset(raw)?;
+    let projection = parse_field(raw)?;
+    // Each cluster's newest `offset + limit`, merged by eventTime.
+    let mut total = 0;
+    let mut merged: Vec<(i64, usize, usize, Document)> = Vec::new();
+    for (ci, c) in clusters.iter().enumerate() {
+        let ns = namespace_of(c);
+        let scoped = Filter::and([
+            Filter::Eq("clusterId".into(), Value::String(c.clone())),
+            filter.clone(),
+        ]);
+        total += svc.store.count(&ns, &scoped).await?;
+        let mut q = Query::new(scoped);
+        q.sort = Sort::Fields(vec![("eventTime".into(), Direction::Desc)]);
+        q.limit = Some(offset.saturating_add(limit));
+        let docs: Vec<Document> = svc.store.find(&ns, &q).await?.try_collect().await?;
+        for (i, d) in docs.into_iter().enumerate() {
+            let t = d.get("eventTime").and_then(instant_of).unwrap_or(i64::MIN);
+            merged.push((t, ci, i, d));
+        }
+    }
+    merged.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut items = Vec::new();
+    for (_, _, _, d) in merged
+        .into_iter()
+        .skip(offset.min(usize::MAX as u64) as usize)
+        .take(limit.min(usize::MAX as u64) as usize)
+    {
+        let shown = match &projection {
+            Some(p) => p.apply(&d),
+            None => d,
+        };
+        items.push(
+            serde_json::to_string(&view::render(shown))
+                .map_err(|e| DomainError::InvalidBody(e.to_string()))?,
+        );
+    }
+    Ok(EventPage {
+        items,
+        total,
+        page_size: limit,
+        offset,
+    })
+}
