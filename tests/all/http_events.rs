@@ -126,7 +126,7 @@ async fn every_filter_is_anded_with_extra_and_paging_spans_clusters() {
             ),
             (format!("{all}&extraInfo.name=obj-e2"), vec!["e2"], 1),
             (format!("{all}&extraInfo.kind=Node"), vec!["e3"], 1),
-            (format!("clusterId=C2&kind=Pod"), vec!["e2"], 1),
+            ("clusterId=C2&kind=Pod".to_string(), vec!["e2"], 1),
             (
                 format!("{all}&timeBegin=1700000002&timeEnd=1700000005"),
                 vec!["e4", "e3"],
