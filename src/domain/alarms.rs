@@ -7,13 +7,11 @@ use serde_json::Value;
 
 use super::dynamic::renderer;
 use super::escape::escape_value;
-use super::params::{RawParams, parse_field, parse_offset};
-use super::times::parse_time;
-use super::{DomainError, Page, Service};
-use crate::model::{
-    Bound, Database, Direction, Document, Filter, Namespace, Query, RangeOp, Sort, date_millis,
-    date_value,
+use super::params::{
+    RawParams, body_instant, body_text, page_size, parse_field, parse_offset, time_window,
 };
+use super::{DomainError, Page, Service};
+use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, date_value};
 
 /// The one collection of the alarm database.
 pub fn namespace() -> Namespace {
@@ -49,31 +47,10 @@ pub async fn post(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
         Value::String(bson::oid::ObjectId::new().to_hex()),
     );
     for f in TEXT_FIELDS {
-        let text = match m.remove(*f) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s,
-            Some(other) => {
-                return Err(DomainError::InvalidBody(format!(
-                    "{f} must be a string, not {other}"
-                )));
-            }
-        };
-        doc.insert((*f).to_owned(), Value::String(text));
+        doc.insert((*f).to_owned(), Value::String(body_text(&mut m, f)?));
     }
-    let received = match m.remove("receivedTime") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
-            DomainError::InvalidBody("receivedTime must be an integer (unix seconds)".into())
-        })?,
-        Some(other) => {
-            return Err(DomainError::InvalidBody(format!(
-                "receivedTime must be an integer (unix seconds), not {other}"
-            )));
-        }
-    };
-    let received_ms = parse_time(&received.to_string(), svc.limits.time_zone.0)
-        .ok_or_else(|| DomainError::InvalidBody("receivedTime is out of range".into()))?;
-    doc.insert("receivedTime".into(), date_millis(received_ms));
+    let received = body_instant(&mut m, "receivedTime", svc.limits.time_zone.0)?;
+    doc.insert("receivedTime".into(), received);
     let mut data = m.remove("data").unwrap_or(Value::Null);
     escape_value(&mut data)?;
     doc.insert("data".into(), data);
@@ -107,14 +84,7 @@ fn filter(raw: &RawParams, svc: &Service) -> Result<Filter, DomainError> {
             _ => {}
         }
     }
-    for (name, op) in [("timeBegin", RangeOp::Gt), ("timeEnd", RangeOp::Lt)] {
-        if let Some(t) = raw.single(name)? {
-            let ms = parse_time(t, svc.limits.time_zone.0).ok_or_else(|| {
-                DomainError::param(name, format!("{t:?} is not a time (unix seconds)"))
-            })?;
-            parts.push(Filter::Range("receivedTime".into(), op, Bound::Instant(ms)));
-        }
-    }
+    parts.extend(time_window(raw, "receivedTime", svc.limits.time_zone.0)?);
     Ok(Filter::and(parts))
 }
 
@@ -124,22 +94,7 @@ pub async fn list(
     raw: &RawParams,
 ) -> Result<Page<impl Stream<Item = Result<String, DomainError>> + Send + 'static>, DomainError> {
     let filter = filter(raw, svc)?;
-    let length = match raw.single("length")? {
-        None => 0,
-        Some(v) => v.trim().parse::<u64>().map_err(|_| {
-            DomainError::param("length", format!("{v:?} is not a non-negative integer"))
-        })?,
-    };
-    let limit = match length {
-        0 => svc.limits.default_limit,
-        n if n > svc.limits.max_limit => {
-            return Err(DomainError::param(
-                "length",
-                format!("must not exceed {}", svc.limits.max_limit),
-            ));
-        }
-        n => n,
-    };
+    let limit = page_size(raw, "length", &svc.limits)?;
     let ns = namespace();
     let total = svc.store.count(&ns, &filter).await?;
     let mut q = Query::new(filter);

@@ -10,13 +10,12 @@ use serde_json::{Map, Value};
 use super::dynamic::{ResourcePath, check_segment, upsert_data};
 use super::escape::escape_value;
 use super::params::{
-    ExtraMode, RawParams, check_path, decode_extra, parse_extra, parse_field, parse_offset,
+    ExtraMode, RawParams, body_instant, body_text, check_path, decode_extra, page_size,
+    parse_extra, parse_field, parse_offset, time_window,
 };
-use super::times::parse_time;
 use super::{DomainError, Service, view};
 use crate::model::{
-    Bound, Database, Direction, Document, Filter, Namespace, Query, RangeOp, Sort, date_value,
-    instant_of,
+    Database, Direction, Document, Filter, Namespace, Query, Sort, date_value, instant_of,
 };
 
 /// The event collection of a cluster.
@@ -39,16 +38,6 @@ const TEXT_FIELDS: &[&str] = &[
 ];
 const EXTRA_INFO: &[&str] = &["namespace", "name", "kind"];
 
-fn text(m: &mut Map<String, Value>, f: &str) -> Result<String, DomainError> {
-    match m.remove(f) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(DomainError::InvalidBody(format!(
-            "{f} must be a string, not {other}"
-        ))),
-    }
-}
-
 fn metadata_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get("metadata")?.get(key)?.as_str()
 }
@@ -62,7 +51,7 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
             "request body must be a JSON object (BcsStorageEventIf)".into(),
         ));
     };
-    let cluster_id = text(&mut m, "clusterId")?;
+    let cluster_id = body_text(&mut m, "clusterId")?;
     check_segment("clusterId", &cluster_id)?;
     let mut doc = Document::new();
     doc.insert(
@@ -70,7 +59,7 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
         Value::String(bson::oid::ObjectId::new().to_hex()),
     );
     for f in TEXT_FIELDS {
-        doc.insert((*f).to_owned(), Value::String(text(&mut m, f)?));
+        doc.insert((*f).to_owned(), Value::String(body_text(&mut m, f)?));
     }
     doc.insert("clusterId".into(), Value::String(cluster_id.clone()));
     let mut info = match m.remove("extraInfo") {
@@ -84,23 +73,11 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
     };
     let mut extra_info = Map::new();
     for f in EXTRA_INFO {
-        extra_info.insert((*f).to_owned(), Value::String(text(&mut info, f)?));
+        extra_info.insert((*f).to_owned(), Value::String(body_text(&mut info, f)?));
     }
     doc.insert("extraInfo".into(), Value::Object(extra_info));
-    let seconds = match m.remove("eventTime") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
-            DomainError::InvalidBody("eventTime must be an integer (unix seconds)".into())
-        })?,
-        Some(other) => {
-            return Err(DomainError::InvalidBody(format!(
-                "eventTime must be an integer (unix seconds), not {other}"
-            )));
-        }
-    };
-    let ms = parse_time(&seconds.to_string(), svc.limits.time_zone.0)
-        .ok_or_else(|| DomainError::InvalidBody("eventTime is out of range".into()))?;
-    doc.insert("eventTime".into(), crate::model::date_millis(ms));
+    let event_time = body_instant(&mut m, "eventTime", svc.limits.time_zone.0)?;
+    doc.insert("eventTime".into(), event_time);
     let raw_data = m.remove("data").unwrap_or(Value::Null);
     let mut data = raw_data.clone();
     escape_value(&mut data)?;
@@ -194,14 +171,7 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
             ));
         }
     }
-    for (name, op) in [("timeBegin", RangeOp::Gt), ("timeEnd", RangeOp::Lt)] {
-        if let Some(t) = raw.single(name)? {
-            let ms = parse_time(t, svc.limits.time_zone.0).ok_or_else(|| {
-                DomainError::param(name, format!("{t:?} is not a time (unix seconds)"))
-            })?;
-            parts.push(Filter::Range("eventTime".into(), op, Bound::Instant(ms)));
-        }
-    }
+    parts.extend(time_window(raw, "eventTime", svc.limits.time_zone.0)?);
     if let Some(e) = raw.single("extra")? {
         parts.extend(parse_extra(e, ExtraMode::In)?);
     }
@@ -220,22 +190,7 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
         }
     }
     let filter = Filter::and(parts);
-    let length = match raw.single("length")? {
-        None => 0,
-        Some(v) => v.trim().parse::<u64>().map_err(|_| {
-            DomainError::param("length", format!("{v:?} is not a non-negative integer"))
-        })?,
-    };
-    let limit = match length {
-        0 => svc.limits.default_limit,
-        n if n > svc.limits.max_limit => {
-            return Err(DomainError::param(
-                "length",
-                format!("must not exceed {}", svc.limits.max_limit),
-            ));
-        }
-        n => n,
-    };
+    let limit = page_size(raw, "length", &svc.limits)?;
     let offset = parse_offset(raw)?;
     let projection = parse_field(raw)?;
     // Each cluster's newest `offset + limit`, merged by eventTime.

@@ -183,14 +183,71 @@ pub fn parse_offset(raw: &RawParams) -> Result<u64, DomainError> {
 
 /// `limit`: absent or 0 is the default page, above the maximum an error.
 pub fn parse_limit(raw: &RawParams, limits: &QuerySettings) -> Result<u64, DomainError> {
-    match parse_u64(raw, "limit")? {
+    page_size(raw, "limit", limits)
+}
+
+/// A page size parameter (`limit`, or `length` on events and alarms).
+pub fn page_size(raw: &RawParams, name: &str, limits: &QuerySettings) -> Result<u64, DomainError> {
+    match parse_u64(raw, name)? {
         None | Some(0) => Ok(limits.default_limit),
         Some(n) if n > limits.max_limit => Err(DomainError::param(
-            "limit",
+            name,
             format!("must not exceed {}", limits.max_limit),
         )),
         Some(n) => Ok(n),
     }
+}
+
+/// `timeBegin` / `timeEnd`: exclusive bounds on the instant at `path`.
+pub fn time_window(
+    raw: &RawParams,
+    path: &str,
+    zone: chrono::FixedOffset,
+) -> Result<Vec<Filter>, DomainError> {
+    let mut out = Vec::new();
+    for (name, op) in [("timeBegin", RangeOp::Gt), ("timeEnd", RangeOp::Lt)] {
+        if let Some(t) = raw.single(name)? {
+            let ms = super::times::parse_time(t, zone).ok_or_else(|| {
+                DomainError::param(name, format!("{t:?} is not a time (unix seconds)"))
+            })?;
+            out.push(Filter::Range(path.to_owned(), op, Bound::Instant(ms)));
+        }
+    }
+    Ok(out)
+}
+
+/// A string field of a request body; absent or null is "".
+pub fn body_text(m: &mut Map<String, Value>, f: &str) -> Result<String, DomainError> {
+    match m.remove(f) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(DomainError::InvalidBody(format!(
+            "{f} must be a string, not {other}"
+        ))),
+    }
+}
+
+/// A unix-seconds field of a request body (absent or null is 0), as a
+/// stored instant.
+pub fn body_instant(
+    m: &mut Map<String, Value>,
+    f: &str,
+    zone: chrono::FixedOffset,
+) -> Result<Value, DomainError> {
+    let seconds = match m.remove(f) {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
+            DomainError::InvalidBody(format!("{f} must be an integer (unix seconds)"))
+        })?,
+        Some(other) => {
+            return Err(DomainError::InvalidBody(format!(
+                "{f} must be an integer (unix seconds), not {other}"
+            )));
+        }
+    };
+    let ms = super::times::parse_time(&seconds.to_string(), zone)
+        .ok_or_else(|| DomainError::InvalidBody(format!("{f} is out of range")))?;
+    Ok(crate::model::date_millis(ms))
 }
 
 /// `field`: the projection, from every `field` parameter.
