@@ -98,11 +98,12 @@ struct Args {
     connections: usize,
 
     /// Phases to run, in order (available: floor, put, get, list,
-    /// query-host, query-time, query-time-day).
+    /// query-host, query-time, query-time-day, event-put, event-list,
+    /// event-object; the event reads need event-put before them).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,put,get,list,query-host,query-time"
+        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object"
     )]
     phases: Vec<String>,
 
@@ -111,7 +112,7 @@ struct Args {
         long,
         value_delimiter = ',',
         value_parser = parse_target,
-        default_value = "put=0.07,get=0.25,list=0.012,query-host=0.012,query-time=0.012"
+        default_value = "put=0.07,get=0.25,list=0.012,query-host=0.012,query-time=0.012,event-put=0.035,event-list=0.009,event-object=0.05"
     )]
     targets: Vec<Target>,
 
@@ -874,6 +875,32 @@ fn build_phases(preload: u64) -> Vec<Phase> {
             move |ctx| time_window_query(ctx, preload, 3_600),
         )
         .with_probe(expect_non_empty_list),
+        Phase::new("event-put", "PUT a new event (8 clusters)", |ctx| {
+            let i = (ctx.conn as u64) * 1_000_000 + ctx.seq;
+            Request::put_json("/bcsapi/v4/storage/events", event_body(i))
+        }),
+        Phase::new(
+            "event-list",
+            "GET the newest 100 events of a cluster (after event-put)",
+            |ctx| {
+                let c = ctx.rng.below(EVENT_CLUSTERS);
+                Request::get(format!(
+                    "/bcsapi/v4/storage/events?clusterId=BCS-K8S-EV{c}&length={LIST_LIMIT}"
+                ))
+            },
+        )
+        .with_probe(expect_non_empty_list),
+        Phase::new(
+            "event-object",
+            "GET the newest 100 events of one object (1 of 1000; after event-put)",
+            |ctx| {
+                let c = ctx.rng.below(EVENT_CLUSTERS);
+                let o = ctx.rng.below(EVENT_OBJECTS);
+                Request::get(format!(
+                    "/bcsapi/v4/storage/events?clusterId=BCS-K8S-EV{c}&extraInfo.name=web-{o}&length={LIST_LIMIT}"
+                ))
+            },
+        ),
         Phase::new(
             "query-time-day",
             "query pods by startTimeBegin/End (a 1-day window, ~12k pods), limit 100",
@@ -881,6 +908,43 @@ fn build_phases(preload: u64) -> Vec<Phase> {
         )
         .with_probe(expect_non_empty_list),
     ]
+}
+
+/// Clusters and objects the event phases spread over.
+const EVENT_CLUSTERS: u64 = 8;
+const EVENT_OBJECTS: u64 = 1_000;
+
+/// A Kubernetes event as data-watch agents send it (about 1 KB), distinct
+/// for every `i`.
+fn event_body(i: u64) -> Vec<u8> {
+    let cluster = i % EVENT_CLUSTERS;
+    let object = (i / EVENT_CLUSTERS) % EVENT_OBJECTS;
+    let t = BASE_UNIX_SECS + i64::try_from(i % 10_000_000).unwrap_or(0);
+    serde_json::json!({
+        "id": format!("ev-{i}"), "env": "k8s", "kind": "Pod", "level": "Normal",
+        "component": "kubelet", "type": "Pulled",
+        "describe": "Container image already present on machine",
+        "clusterId": format!("BCS-K8S-EV{cluster}"), "eventTime": t,
+        "extraInfo": {"namespace": "default", "name": format!("web-{object}"), "kind": "Pod"},
+        "data": {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("web-{object}.{i:x}"), "namespace": "default",
+                "uid": format!("{:032x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                "resourceVersion": format!("{}", 1_000_000 + i),
+                "creationTimestamp": "2024-05-01T10:00:00Z"},
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": format!("web-{object}"),
+                "uid": format!("{:032x}", object), "apiVersion": "v1",
+                "resourceVersion": "123456", "fieldPath": "spec.containers{web}"},
+            "reason": "Pulled",
+            "message": "Container image \"registry.example.com/bench/web:1.2.3\" already present on machine",
+            "source": {"component": "kubelet", "host": format!("node-{:03}", i % 500)},
+            "firstTimestamp": "2024-05-01T10:00:00Z", "lastTimestamp": "2024-05-01T10:00:00Z",
+            "count": 1, "type": "Normal", "eventTime": null,
+            "reportingComponent": "kubelet", "reportingInstance": format!("node-{:03}", i % 500)
+        }
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// The k8s pod query route of the benchmark cluster.

@@ -15,8 +15,10 @@ use super::params::{
 };
 use super::{DomainError, Service, view};
 use crate::model::{
-    Database, Direction, Document, Filter, Namespace, Query, Sort, date_value, instant_of,
+    Bound, Database, Direction, Document, Filter, Namespace, Query, RangeOp, Sort, date_value,
+    instant_of,
 };
+use crate::store::{IndexField, IndexSpec, StoreError};
 
 /// The event collection of a cluster.
 pub fn namespace_of(cluster_id: &str) -> Namespace {
@@ -37,6 +39,38 @@ const TEXT_FIELDS: &[&str] = &[
     "describe",
 ];
 const EXTRA_INFO: &[&str] = &["namespace", "name", "kind"];
+
+/// An event is stored once per (name, resourceVersion) of its object.
+const DEDUP_FIELDS: &[&str] = &["data.metadata.name", "data.metadata.resourceVersion"];
+
+/// The indexes of an event collection: newest first and time windows (the
+/// cleaner's too), and the events of one object. Cheap after the first call
+/// for a collection.
+async fn ensure_indexes(svc: &Service, ns: &Namespace) -> Result<(), DomainError> {
+    let time = IndexField {
+        path: "eventTime".into(),
+        instant: true,
+    };
+    let specs = [
+        IndexSpec {
+            fields: vec![time.clone()],
+        },
+        // The events of one object (the console's usual question).
+        IndexSpec {
+            fields: vec![
+                IndexField {
+                    path: "extraInfo.name".into(),
+                    instant: false,
+                },
+                time,
+            ],
+        },
+    ];
+    for spec in &specs {
+        svc.store.ensure_index(ns, spec).await?;
+    }
+    Ok(())
+}
 
 fn metadata_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get("metadata")?.get(key)?.as_str()
@@ -84,25 +118,20 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
     doc.insert("data".into(), data.clone());
     doc.insert("createTime".into(), date_value(svc.clock.now()));
     let ns = namespace_of(&cluster_id);
-    // Duplicates: the same object name and resourceVersion in this cluster.
-    if let (Some(name), Some(rv)) = (
-        metadata_str(&raw_data, "name"),
-        metadata_str(&raw_data, "resourceVersion"),
-    ) {
-        let mut q = Query::new(Filter::and([
-            Filter::Eq("data.metadata.name".into(), Value::String(name.to_owned())),
-            Filter::Eq(
-                "data.metadata.resourceVersion".into(),
-                Value::String(rv.to_owned()),
-            ),
-        ]));
-        q.limit = Some(1);
-        let found: Vec<Document> = svc.store.find(&ns, &q).await?.try_collect().await?;
-        if !found.is_empty() {
+    ensure_indexes(svc, &ns).await?;
+    // Once per object name and resourceVersion in this cluster.
+    match svc.store.insert_once(&ns, DEDUP_FIELDS, doc).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        // A unique index made by the Go service on the same database
+        // (`event_<clusterId>_idx`, not partial) calls it a duplicate too:
+        // success without a copy, as there.
+        Err(StoreError::Conflict(why)) => {
+            tracing::debug!(cluster = %cluster_id, %why, "event refused as a duplicate");
             return Ok(());
         }
+        Err(e) => return Err(e.into()),
     }
-    svc.store.insert(&ns, doc).await?;
     // The copy as dynamic resource `Event`, keyed by its metadata.
     if let Some(name) = metadata_str(&raw_data, "name") {
         let path = ResourcePath {
@@ -140,6 +169,25 @@ pub struct EventPage {
     pub total: u64,
     pub page_size: u64,
     pub offset: u64,
+}
+
+/// The query of one cluster's newest `limit` events matching `filter` (the
+/// collection holds that cluster's events only). Every stored event has an
+/// eventTime date; saying so lets the store read its eventTime index newest
+/// first instead of sorting the collection, and count from the index alone.
+pub fn cluster_query(cluster_id: &str, filter: &Filter, limit: u64) -> (Namespace, Query) {
+    let scoped = Filter::and([
+        Filter::Range(
+            "eventTime".into(),
+            RangeOp::Gte,
+            Bound::Instant(super::times::MIN_MS),
+        ),
+        filter.clone(),
+    ]);
+    let mut q = Query::new(scoped);
+    q.sort = Sort::Fields(vec![("eventTime".into(), Direction::Desc)]);
+    q.limit = Some(limit);
+    (namespace_of(cluster_id), q)
 }
 
 /// GET / POST: events of the requested clusters, newest first.
@@ -193,19 +241,34 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
     let limit = page_size(raw, "length", &svc.limits)?;
     let offset = parse_offset(raw)?;
     let projection = parse_field(raw)?;
-    // Each cluster's newest `offset + limit`, merged by eventTime.
+    if let [c] = clusters.as_slice() {
+        // One cluster: paged, projected and rendered by the store as it reads.
+        let (ns, mut q) = cluster_query(c, &filter, limit);
+        q.skip = offset;
+        q.projection = projection;
+        ensure_indexes(svc, &ns).await?;
+        let total = svc.store.count(&ns, &q.filter).await?;
+        let items: Vec<String> = svc
+            .store
+            .find_text(&ns, &q, super::dynamic::renderer())
+            .await?
+            .try_collect()
+            .await?;
+        return Ok(EventPage {
+            items,
+            total,
+            page_size: limit,
+            offset,
+        });
+    }
+    // Several clusters: each one's newest `offset + limit`, merged by
+    // eventTime.
     let mut total = 0;
     let mut merged: Vec<(i64, usize, usize, Document)> = Vec::new();
     for (ci, c) in clusters.iter().enumerate() {
-        let ns = namespace_of(c);
-        let scoped = Filter::and([
-            Filter::Eq("clusterId".into(), Value::String(c.clone())),
-            filter.clone(),
-        ]);
-        total += svc.store.count(&ns, &scoped).await?;
-        let mut q = Query::new(scoped);
-        q.sort = Sort::Fields(vec![("eventTime".into(), Direction::Desc)]);
-        q.limit = Some(offset.saturating_add(limit));
+        let (ns, q) = cluster_query(c, &filter, offset.saturating_add(limit));
+        ensure_indexes(svc, &ns).await?;
+        total += svc.store.count(&ns, &q.filter).await?;
         let docs: Vec<Document> = svc.store.find(&ns, &q).await?.try_collect().await?;
         for (i, d) in docs.into_iter().enumerate() {
             let t = d.get("eventTime").and_then(instant_of).unwrap_or(i64::MIN);

@@ -51,7 +51,7 @@ pub fn shadow_times<'a>(
 
 /// Instants are kept within years 1 to 9999 (what RFC 3339 can write and
 /// every MongoDB tool accepts); a value beyond is not read as a time.
-const MIN_MS: i64 = -62_135_596_800_000;
+pub const MIN_MS: i64 = -62_135_596_800_000;
 const MAX_MS: i64 = 253_402_300_799_999;
 
 fn in_range(ms: i64) -> Option<i64> {

@@ -81,6 +81,18 @@ pub trait Store: Send + Sync {
     /// is the key).
     async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
 
+    /// Insert a document of a collection without natural key unless a live
+    /// document holds the same strings at every path of `fields`; a document
+    /// without a string at each of them is always inserted. Atomic: of equal
+    /// documents written at the same time, one is stored. False when an
+    /// equal document was there (nothing is written).
+    async fn insert_once(
+        &self,
+        ns: &Namespace,
+        fields: &[&str],
+        doc: Document,
+    ) -> Result<bool, StoreError>;
+
     /// Insert, or replace the live document whose values at `fields` equal
     /// the new document's (missing = null), keeping its `_id` and
     /// `createTime`. For collections with a unique index on `fields`.
@@ -170,7 +182,9 @@ pub trait Store: Send + Sync {
         Ok(String::new())
     }
 
-    /// Makes sure the index exists (idempotent; called at start-up).
+    /// Makes sure the index exists (idempotent, and cheap when repeated:
+    /// called at start-up and before the first writes of per-cluster
+    /// collections).
     async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError>;
 
     /// Number of matching documents.

@@ -866,3 +866,194 @@ async fn old_documents_get_their_time_instants_filled_in() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_once_stores_one_of_equal_documents_even_when_racing() {
+    const ONCE: &[&str] = &["data.metadata.name", "data.metadata.resourceVersion"];
+    let events = |c: &str| Namespace {
+        database: Database::Event,
+        collection: format!("event_{c}"),
+        key_fields: &[],
+    };
+    let ev = |meta: Value, tag: i64| {
+        doc(
+            json!({"_id": bson::oid::ObjectId::new().to_hex(), "tag": tag,
+            "data": {"metadata": meta}}),
+        )
+    };
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let shared = store.store.clone();
+        let s = shared.as_ref();
+        let count = |ns: Namespace, f: Filter| {
+            let shared = shared.clone();
+            async move { shared.count(&ns, &f).await.expect("count") }
+        };
+        let c1 = events("once1");
+        let meta = json!({"name": "a", "resourceVersion": "1"});
+        assert!(
+            s.insert_once(&c1, ONCE, ev(meta.clone(), 1))
+                .await
+                .expect("first")
+        );
+        assert!(
+            !s.insert_once(&c1, ONCE, ev(meta.clone(), 2))
+                .await
+                .expect("dup")
+        );
+        // Another resourceVersion, another collection: stored.
+        let rv2 = json!({"name": "a", "resourceVersion": "2"});
+        assert!(s.insert_once(&c1, ONCE, ev(rv2, 3)).await.expect("rv2"));
+        assert!(
+            s.insert_once(&events("once2"), ONCE, ev(meta.clone(), 4))
+                .await
+                .expect("c2")
+        );
+        // Without a string at each field: never collapsed.
+        for m in [
+            json!({"name": "a"}),
+            json!({"name": "a"}),
+            json!({"name": "a", "resourceVersion": 1}),
+            json!({"name": "a", "resourceVersion": 1}),
+        ] {
+            assert!(
+                s.insert_once(&c1, ONCE, ev(m, 5)).await.expect("plain"),
+                "{b:?}"
+            );
+        }
+        assert_eq!(count(c1.clone(), Filter::all()).await, 6, "{b:?}");
+        assert_eq!(
+            count(c1.clone(), Filter::Eq("tag".into(), json!(2))).await,
+            0,
+            "{b:?}"
+        );
+        // Concurrent equal inserts: exactly one is stored and says so.
+        let racing = json!({"name": "r", "resourceVersion": "9"});
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (c1, d) = (c1.clone(), ev(racing.clone(), 100 + i));
+                let shared = shared.clone();
+                tokio::spawn(async move { shared.insert_once(&c1, ONCE, d).await })
+            })
+            .collect();
+        let mut stored = 0;
+        for t in tasks {
+            if t.await.expect("task").expect("insert") {
+                stored += 1;
+            }
+        }
+        assert_eq!(stored, 1, "{b:?}");
+        let f = Filter::Eq("data.metadata.name".into(), json!("r"));
+        assert_eq!(count(c1.clone(), f.clone()).await, 1, "{b:?}");
+        // A deleted event no longer blocks its twin.
+        assert_eq!(s.delete_many(&c1, &f).await.expect("delete"), 1);
+        assert!(
+            s.insert_once(&c1, ONCE, ev(racing.clone(), 200))
+                .await
+                .expect("again")
+        );
+        assert_eq!(count(c1.clone(), f).await, 1, "{b:?}");
+    }
+}
+
+#[tokio::test]
+async fn event_lists_read_the_event_time_index_newest_first() {
+    use bcs_storage::domain::events::cluster_query;
+    use bcs_storage::store::{IndexField, IndexSpec};
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let s = store.store.as_ref();
+        let (ns, _) = cluster_query("plan", &Filter::all(), 1);
+        let spec = IndexSpec {
+            fields: vec![IndexField {
+                path: "eventTime".into(),
+                instant: true,
+            }],
+        };
+        s.ensure_index(&ns, &spec).await.expect("index");
+        s.ensure_index(&ns, &spec).await.expect("index again");
+        for (i, t) in [3_000, 1_000, 2_000, 2_000].into_iter().enumerate() {
+            let d = doc(
+                json!({"_id": bson::oid::ObjectId::new().to_hex(), "clusterId": "plan",
+                "i": i, "eventTime": date_millis(t)}),
+            );
+            s.insert(&ns, d).await.expect("insert");
+        }
+        let by_kind = Filter::In("kind".into(), vec![json!("Pod")]);
+        let (_, q) = cluster_query("plan", &Filter::all(), 3);
+        let order: Vec<i64> = find(s, &ns, &q)
+            .await
+            .iter()
+            .map(|d| d["i"].as_i64().unwrap_or(-1))
+            .collect();
+        // Newest first; equal times in insertion (_id) order.
+        assert_eq!(order, [0, 2, 3], "{b:?}");
+        if b == crate::common::Backend::Sqlite {
+            for f in [Filter::all(), by_kind] {
+                let (_, q) = cluster_query("plan", &f, 100);
+                let plan = s.explain(&ns, &q).await.expect("plan");
+                assert!(plan.contains("ix_eventTime"), "{plan}");
+                // Sorted by the index; only ties are sorted apart.
+                assert!(plan.contains("FOR LAST 2 TERMS OF ORDER BY"), "{plan}");
+                assert!(!plan.contains("SCAN docs"), "{plan}");
+            }
+        }
+    }
+}
+
+/// MongoDB only: soft-deleted documents of every database are purged once
+/// their deletion is older than `purge_after_secs`, never live ones.
+#[tokio::test]
+async fn mongo_purge_removes_old_deletions_in_every_database() {
+    use bcs_storage::store::mongo::MongoStore;
+    if !backends().contains(&crate::common::Backend::Mongo) {
+        return;
+    }
+    let store = TestStore::new(crate::common::Backend::Mongo).await;
+    let s = store.store.as_ref();
+    let m = &store.settings.storage.mongodb;
+    let purger = MongoStore::open(m).await.expect("open");
+    let spaces: Vec<Namespace> = [
+        Database::Dynamic,
+        Database::Event,
+        Database::Alarm,
+        Database::Metric,
+        Database::Watch,
+    ]
+    .into_iter()
+    .map(|database| Namespace {
+        database,
+        collection: "purged".into(),
+        key_fields: &[],
+    })
+    .collect();
+    for ns in &spaces {
+        for (name, t) in [("gone", 1), ("kept", 2)] {
+            let d = doc(
+                json!({"_id": bson::oid::ObjectId::new().to_hex(), "name": name,
+                "updateTime": date_millis(t)}),
+            );
+            s.insert(ns, d).await.expect("insert");
+        }
+        let gone = Filter::Eq("name".into(), json!("gone"));
+        assert_eq!(s.delete_many(ns, &gone).await.expect("delete"), 1);
+    }
+    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+    let raw = |db: &str| {
+        let coll = client.database(db).collection::<bson::Document>("purged");
+        async move { coll.count_documents(bson::doc! {}).await }
+    };
+    let d = &m.databases;
+    let dbs = [&d.dynamic, &d.event, &d.alarm, &d.metric, &d.watch];
+    // Deleted just now: too young to purge.
+    assert_eq!(purger.purge(chrono::Utc::now()).await, 0);
+    for db in dbs {
+        assert_eq!(raw(db).await.expect("count"), 2, "{db}");
+    }
+    let later = chrono::Utc::now() + chrono::Duration::seconds(m.purge_after_secs as i64 + 60);
+    assert_eq!(purger.purge(later).await, 5);
+    for (db, ns) in dbs.into_iter().zip(&spaces) {
+        assert_eq!(raw(db).await.expect("count"), 1, "{db}");
+        assert_eq!(s.count(ns, &Filter::all()).await.expect("live"), 1, "{db}");
+    }
+}

@@ -168,6 +168,10 @@ async fn every_filter_is_anded_with_extra_and_paging_spans_clusters() {
             (format!("{all}&length=2"), vec!["e5", "e4"], 5),
             (format!("{all}&length=2&offset=2"), vec!["e3", "e2"], 5),
             (format!("{all}&length=2&offset=4"), vec!["e1"], 5),
+            // One cluster is paged by the store: the same answers.
+            ("clusterId=C1&length=1".into(), vec!["e3"], 2),
+            ("clusterId=C1&length=1&offset=1".into(), vec!["e1"], 2),
+            ("clusterId=C1&length=5&offset=2".into(), vec![], 2),
         ] {
             let r = app.get(&format!("{V4}/events?{q}")).await;
             r.assert_ok();
@@ -194,6 +198,17 @@ async fn every_filter_is_anded_with_extra_and_paging_spans_clusters() {
             .map(|m| m.keys().collect())
             .unwrap_or_default();
         assert_eq!(keys, ["_id", "id"], "{b:?}");
+        // One cluster and several render an event the same way.
+        for field in ["", "&field=id,eventTime,extraInfo.name"] {
+            let one = app
+                .get(&format!("{V4}/events?clusterId=C1&length=1{field}"))
+                .await;
+            let many = app
+                .get(&format!("{V4}/events?clusterId=C1,C9&length=1{field}"))
+                .await;
+            assert_eq!(one.data(), many.data(), "{b:?} {field}");
+            assert_eq!(one.data()[0]["id"], "e3", "{b:?} {field}");
+        }
     }
 }
 
@@ -236,4 +251,61 @@ async fn bad_events_requests_are_400s() {
         let r = app.get(&format!("{V4}/events?clusterId=C1")).await;
         assert_eq!(r.body["total"], 0, "{b:?}");
     }
+}
+
+#[actix_web::test]
+async fn identical_events_sent_at_once_are_stored_once() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let body = event("CR", "race", 1_700_000_100, "Pod", "Normal", "ns1", "42").to_string();
+        let uri = format!("{V4}/events");
+        let puts = (0..8).map(|_| app.send("PUT", &uri, Some(body.as_bytes())));
+        for r in futures::future::join_all(puts).await {
+            r.assert_ok();
+        }
+        let r = app.get(&format!("{V4}/events?clusterId=CR")).await;
+        assert_eq!(r.body["total"], 1, "{b:?}");
+        assert_eq!(ids(r.data()), ["race"], "{b:?}");
+        app.get(&format!("{}/Event/race", ns_base("CR", "ns1")))
+            .await
+            .assert_ok();
+    }
+}
+
+/// MongoDB only: on a database the Go service wrote, its unique index
+/// `event_<clusterId>_idx` (not partial) also calls events without metadata
+/// duplicates after the first: they are accepted without a second copy.
+#[actix_web::test]
+async fn go_event_index_refusals_are_accepted_as_duplicates() {
+    if !backends().contains(&crate::common::Backend::Mongo) {
+        return;
+    }
+    let app = TestApp::new(crate::common::Backend::Mongo).await;
+    let m = &app.store.settings.storage.mongodb;
+    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+    let coll = client
+        .database(&m.databases.event)
+        .collection::<bson::Document>("event_CG");
+    let model = mongodb::IndexModel::builder()
+        .keys(bson::doc! {"data.metadata.name": 1, "data.metadata.resourceVersion": 1})
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .name("event_CG_idx".to_owned())
+                .unique(true)
+                .build(),
+        )
+        .build();
+    coll.create_index(model).await.expect("go index");
+    for _ in 0..2 {
+        put_event(
+            &app,
+            json!({"clusterId": "CG", "eventTime": 5, "data": {"x": 1}}),
+        )
+        .await;
+        put_event(&app, event("CG", "g1", 6, "Pod", "Normal", "ns1", "1")).await;
+    }
+    let r = app.get(&format!("{V4}/events?clusterId=CG")).await;
+    r.assert_ok();
+    assert_eq!(r.body["total"], 2);
+    assert_eq!(ids(r.data()), ["g1", ""]);
 }

@@ -37,6 +37,9 @@ pub struct MongoStore {
     /// start-up would create empty collections).
     secondary: Mutex<HashMap<(String, String), Vec<IndexSpec>>>,
     purger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The unique indexes of [`Store::insert_once`] per (database,
+    /// collection, index name): whether the index could be made.
+    once: Mutex<HashMap<(String, String, String), bool>>,
 }
 
 /// The value at a dotted path of a document.
@@ -67,6 +70,19 @@ fn secondary_model(spec: &IndexSpec) -> IndexModel {
                 .build(),
         )
         .build()
+}
+
+/// A new document as stored: `_id` an ObjectId when it is one in hex, the
+/// deletion flag false.
+fn new_document(doc: &Document) -> BsonDoc {
+    let mut d = to_bson_doc(doc);
+    if let Some(Bson::String(id)) = d.get("_id")
+        && let Ok(oid) = bson::oid::ObjectId::parse_str(id)
+    {
+        d.insert("_id", oid);
+    }
+    d.insert(DELETED_FLAG, false);
+    d
 }
 
 fn classify(e: mongodb::error::Error) -> StoreError {
@@ -131,6 +147,7 @@ impl MongoStore {
             ensured: Arc::new(Mutex::new(HashSet::new())),
             secondary: Mutex::new(HashMap::new()),
             purger: Mutex::new(None),
+            once: Mutex::new(HashMap::new()),
         };
         store.start_purger();
         Ok(store)
@@ -182,7 +199,8 @@ impl MongoStore {
             let name = m.options.as_ref().and_then(|o| o.name.as_deref());
             let unique = m.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
             let keys: Vec<&str> = m.keys.keys().map(String::as_str).collect();
-            if unique && name != Some("_id_") && keys != wanted {
+            let own = name.is_some_and(|n| n.starts_with("bcs_once_"));
+            if unique && name != Some("_id_") && !own && keys != wanted {
                 // Written by another tool or an older service: writes that are
                 // distinct by natural key but equal on these keys will fail.
                 tracing::warn!(
@@ -309,6 +327,85 @@ impl MongoStore {
         )))
     }
 
+    /// Makes the partial unique index that keeps [`Store::insert_once`]
+    /// atomic: documents that are live and hold strings at every field.
+    /// False when it cannot be made because the collection already holds
+    /// duplicates (written before it existed); the caller then checks
+    /// before inserting.
+    async fn ensure_once_index(
+        &self,
+        ns: &Namespace,
+        fields: &[&str],
+    ) -> Result<(String, bool), StoreError> {
+        let name = format!("bcs_once_{}", fields.join("_"));
+        let id = (
+            self.db_name(ns.database).to_owned(),
+            ns.collection.clone(),
+            name.clone(),
+        );
+        if let Some(made) = self.once.lock().ok().and_then(|m| m.get(&id).copied()) {
+            return Ok((name, made));
+        }
+        let mut keys = BsonDoc::new();
+        let mut partial = BsonDoc::new();
+        for f in fields {
+            keys.insert(*f, 1);
+            partial.insert(*f, doc! { "$type": "string" });
+        }
+        partial.insert(DELETED_FLAG, false);
+        let model = IndexModel::builder()
+            .keys(keys)
+            .options(
+                IndexOptions::builder()
+                    .name(name.clone())
+                    .unique(true)
+                    .partial_filter_expression(partial)
+                    .build(),
+            )
+            .build();
+        let made = match self.collection(ns).create_index(model).await {
+            Ok(_) => true,
+            Err(e) => {
+                let e = if is_duplicate_key(&e) {
+                    e
+                } else {
+                    match classify(e) {
+                        StoreError::Unavailable(m) => return Err(StoreError::Unavailable(m)),
+                        other => {
+                            tracing::warn!(
+                                collection = %ns.collection,
+                                index = %name,
+                                error = %other,
+                                "cannot create the duplicate-detection index; checking before each insert instead"
+                            );
+                            return self.remember_once(id, name, false);
+                        }
+                    }
+                };
+                tracing::warn!(
+                    collection = %ns.collection,
+                    index = %name,
+                    error = %duplicate_message(&e),
+                    "the collection already holds duplicates; checking before each insert instead"
+                );
+                false
+            }
+        };
+        self.remember_once(id, name, made)
+    }
+
+    fn remember_once(
+        &self,
+        id: (String, String, String),
+        name: String,
+        made: bool,
+    ) -> Result<(String, bool), StoreError> {
+        if let Ok(mut m) = self.once.lock() {
+            m.insert(id, made);
+        }
+        Ok((name, made))
+    }
+
     fn live(filter: &Filter) -> BsonDoc {
         let f = filter_to_bson(filter);
         let not_deleted = doc! { DELETED_FLAG: { "$ne": true } };
@@ -317,6 +414,12 @@ impl MongoStore {
         } else {
             doc! { "$and": [f, not_deleted] }
         }
+    }
+
+    /// Runs the purge of soft-deleted documents once, as at `now`; returns
+    /// how many were removed.
+    pub async fn purge(&self, now: chrono::DateTime<chrono::Utc>) -> u64 {
+        purge_once(&self.client, &self.settings, now).await
     }
 
     fn start_purger(&self) {
@@ -328,7 +431,7 @@ impl MongoStore {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                purge_once(&client, &settings).await;
+                purge_once(&client, &settings, chrono::Utc::now()).await;
             }
         });
         if let Ok(mut p) = self.purger.lock() {
@@ -337,12 +440,20 @@ impl MongoStore {
     }
 }
 
-/// Removes soft-deleted documents whose deletion is older than the setting.
-async fn purge_once(client: &Client, settings: &MongoSettings) {
+/// Removes soft-deleted documents, in every database of the service, whose
+/// deletion is older than the setting (flagged documents without an
+/// `updateTime`, which only other writers leave, go too). Returns how many.
+async fn purge_once(
+    client: &Client,
+    settings: &MongoSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> u64 {
     let cutoff = bson::DateTime::from_millis(
-        chrono::Utc::now().timestamp_millis() - (settings.purge_after_secs as i64) * 1000,
+        now.timestamp_millis() - (settings.purge_after_secs as i64) * 1000,
     );
-    for db_name in [&settings.databases.dynamic, &settings.databases.metric] {
+    let d = &settings.databases;
+    let mut total = 0;
+    for db_name in [&d.dynamic, &d.event, &d.alarm, &d.metric, &d.watch] {
         let db = client.database(db_name);
         let Ok(names) = db.list_collection_names().await else {
             continue;
@@ -350,7 +461,13 @@ async fn purge_once(client: &Client, settings: &MongoSettings) {
         let mut purged = 0u64;
         for name in names {
             let coll = db.collection::<BsonDoc>(&name);
-            let filter = doc! { DELETED_FLAG: true, "updateTime": { "$lt": cutoff } };
+            let filter = doc! {
+                DELETED_FLAG: true,
+                "$or": [
+                    { "updateTime": { "$lt": cutoff } },
+                    { "updateTime": { "$exists": false } },
+                ],
+            };
             match coll.delete_many(filter).await {
                 Ok(r) => purged += r.deleted_count,
                 Err(e) => {
@@ -361,7 +478,9 @@ async fn purge_once(client: &Client, settings: &MongoSettings) {
         if purged > 0 {
             tracing::info!(database = %db_name, purged, "purged soft-deleted documents");
         }
+        total += purged;
     }
+    total
 }
 
 #[async_trait]
@@ -387,28 +506,68 @@ impl Store for MongoStore {
 
     async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
         self.ensure_indexes(ns).await?;
-        let mut d = to_bson_doc(&doc);
-        if let Some(Bson::String(id)) = d.get("_id")
-            && let Ok(oid) = bson::oid::ObjectId::parse_str(id)
-        {
-            d.insert("_id", oid);
-        }
-        d.insert(DELETED_FLAG, false);
-        self.collection(ns).insert_one(d).await.map_err(|e| {
-            if is_duplicate_key(&e) {
-                StoreError::Conflict(format!(
-                    "the document violates a unique index of collection {}: {}",
-                    ns.collection,
-                    duplicate_message(&e)
-                ))
-            } else {
-                classify(e)
-            }
-        })?;
+        self.collection(ns)
+            .insert_one(new_document(&doc))
+            .await
+            .map_err(|e| {
+                if is_duplicate_key(&e) {
+                    StoreError::Conflict(format!(
+                        "the document violates a unique index of collection {}: {}",
+                        ns.collection,
+                        duplicate_message(&e)
+                    ))
+                } else {
+                    classify(e)
+                }
+            })?;
         Ok(WriteOutcome {
             created: true,
             revision: None,
         })
+    }
+
+    async fn insert_once(
+        &self,
+        ns: &Namespace,
+        fields: &[&str],
+        doc: Document,
+    ) -> Result<bool, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let (index, atomic) = self.ensure_once_index(ns, fields).await?;
+        let d = new_document(&doc);
+        if !atomic {
+            let mut equal = BsonDoc::new();
+            for f in fields {
+                match bson_at(&d, f) {
+                    Some(Bson::String(s)) => equal.insert(*f, s),
+                    _ => {
+                        equal.clear();
+                        break;
+                    }
+                };
+            }
+            if !equal.is_empty() {
+                equal.insert(DELETED_FLAG, doc! { "$ne": true });
+                let found = self
+                    .collection(ns)
+                    .find_one(equal)
+                    .await
+                    .map_err(classify)?;
+                if found.is_some() {
+                    return Ok(false);
+                }
+            }
+        }
+        match self.collection(ns).insert_one(d).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) && duplicate_message(&e).contains(&index) => Ok(false),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict(format!(
+                "the document violates a unique index of collection {}: {}",
+                ns.collection,
+                duplicate_message(&e)
+            ))),
+            Err(e) => Err(classify(e)),
+        }
     }
 
     async fn upsert_on(

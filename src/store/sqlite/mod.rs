@@ -162,6 +162,9 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Readers>,
     indexes: Arc<RwLock<IndexState>>,
+    /// Secondary indexes known to exist (namespace and statement), so that
+    /// repeated [`Store::ensure_index`] calls cost no write.
+    ensured: Mutex<HashSet<(String, String)>>,
 }
 
 /// How long a list stream waits for a client that stopped reading before it
@@ -370,6 +373,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(handle)),
             readers,
             indexes,
+            ensured: Mutex::new(HashSet::new()),
         })
     }
 
@@ -610,6 +614,54 @@ impl Store for SqliteStore {
         let doc_json = doc_text(&doc)?;
         match self.custom(ns, CustomOp::Insert { key, doc_json }).await? {
             CustomOutcome::Written(w) => Ok(w),
+            _ => Err(StoreError::Internal("mismatched result".into())),
+        }
+    }
+
+    async fn insert_once(
+        &self,
+        ns: &Namespace,
+        fields: &[&str],
+        doc: Document,
+    ) -> Result<bool, StoreError> {
+        let key = id_key(&doc)?;
+        let value = Value::Object(doc);
+        let mut equal = Vec::with_capacity(fields.len());
+        for f in fields {
+            let mut v = Some(&value);
+            for comp in f.split('.') {
+                v = v.and_then(|x| x.get(comp));
+            }
+            match v {
+                Some(Value::String(s)) => equal.push(((*f).to_owned(), s.clone())),
+                _ => {
+                    equal.clear();
+                    break;
+                }
+            }
+        }
+        if !equal.is_empty() {
+            // The writer's lookup of an equal document reads this index.
+            let spec = IndexSpec {
+                fields: fields
+                    .iter()
+                    .map(|f| crate::store::IndexField {
+                        path: (*f).to_owned(),
+                        instant: false,
+                    })
+                    .collect(),
+            };
+            self.ensure_index(ns, &spec).await?;
+        }
+        let doc_json =
+            serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let op = CustomOp::InsertOnce {
+            key,
+            doc_json,
+            equal,
+        };
+        match self.custom(ns, op).await? {
+            CustomOutcome::Written(w) => Ok(w.created),
             _ => Err(StoreError::Internal("mismatched result".into())),
         }
     }
@@ -861,13 +913,21 @@ impl Store for SqliteStore {
             "CREATE INDEX IF NOT EXISTS {index_name} ON docs (ns, {}, key) WHERE {first} IS NOT NULL",
             exprs.join(", ")
         );
+        let id = (name.clone(), create.clone());
+        if self.ensured.lock().is_ok_and(|e| e.contains(&id)) {
+            return Ok(());
+        }
         self.request(|reply| WriteOp::EnsureIndex {
             ns: name,
             create,
             paths,
             reply,
         })
-        .await
+        .await?;
+        if let Ok(mut e) = self.ensured.lock() {
+            e.insert(id);
+        }
+        Ok(())
     }
 
     async fn list_collections(&self, database: Database) -> Result<Vec<String>, StoreError> {

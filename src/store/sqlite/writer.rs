@@ -69,6 +69,13 @@ pub enum CustomOp {
         key: String,
         doc_json: String,
     },
+    /// Insert with `key` unless a document holds these strings at these
+    /// paths (no check when `equal` is empty).
+    InsertOnce {
+        key: String,
+        doc_json: String,
+        equal: Vec<(String, String)>,
+    },
     /// Replace the document whose values at `fields` equal these (JSON
     /// texts), or insert with `key`.
     UpsertOn {
@@ -446,6 +453,35 @@ fn custom(
     };
     match op {
         CustomOp::Insert { key, doc_json } => insert(key, doc_json, rev),
+        CustomOp::InsertOnce {
+            key,
+            doc_json,
+            equal,
+        } => {
+            if !equal.is_empty() {
+                // A text parameter equals only string values.
+                let mut sql = "SELECT EXISTS(SELECT 1 FROM docs WHERE ns = ?1".to_owned();
+                let mut params: Vec<&str> = vec![ns];
+                for (path, value) in equal {
+                    let expr = super::sql::index_expr(path, false)
+                        .ok_or_else(|| StoreError::InvalidFilter(format!("bad field {path:?}")))?;
+                    params.push(value);
+                    sql.push_str(&format!(" AND {expr} = ?{}", params.len()));
+                }
+                sql.push(')');
+                let found: bool = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                if found {
+                    return Ok(CustomOutcome::Written(WriteOutcome {
+                        created: false,
+                        revision: None,
+                    }));
+                }
+            }
+            insert(key, doc_json, rev)
+        }
         CustomOp::UpsertOn {
             key,
             doc_json,
