@@ -11,7 +11,7 @@ use super::params::{
     RawParams, body_instant, body_text, page_size, parse_field, parse_offset, time_window,
 };
 use super::{DomainError, Page, Service};
-use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, date_value};
+use crate::model::{Database, Direction, Filter, Namespace, Query, Sort, date_value};
 
 /// The one collection of the alarm database.
 pub fn namespace() -> Namespace {
@@ -41,11 +41,7 @@ pub async fn post(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
             "request body must be a JSON object (BcsStorageAlarmIf)".into(),
         ));
     };
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     for f in TEXT_FIELDS {
         doc.insert((*f).to_owned(), Value::String(body_text(&mut m, f)?));
     }

@@ -10,7 +10,7 @@ use super::dynamic::{check_resource_type, check_segment, renderer};
 use super::escape::escape_document;
 use super::params::{ListParams, RawParams, check_path};
 use super::{DomainError, Page, Service};
-use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, date_value};
+use crate::model::{Database, Direction, Filter, Namespace, Query, Sort, date_value};
 
 /// The parameter that allows a DELETE to remove a whole collection.
 pub const DELETE_ALL: &str = "deleteAll";
@@ -75,11 +75,7 @@ pub async fn put(svc: &Service, resource_type: &str, body: &[u8]) -> Result<(), 
         fields.shift_remove(*k);
     }
     let now = date_value(svc.clock.now());
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     doc.append(&mut fields);
     doc.insert("createTime".into(), now.clone());
     let unique = svc.store.unique_indexes(&ns).await?;

@@ -9,7 +9,7 @@ use super::escape::escape_value;
 use super::params::{ListParams, RawParams};
 use super::times::SHADOW_FIELD;
 use super::{DomainError, Service, view};
-use crate::model::{Bound, Database, Document, Filter, Namespace, Query, RangeOp, date_value};
+use crate::model::{Bound, Database, Filter, Namespace, Query, RangeOp, date_value};
 use crate::store::{StoreError, TextMap};
 use std::sync::{Arc, LazyLock};
 
@@ -152,11 +152,7 @@ pub async fn upsert_data(
         return Err(DomainError::param("resourceName", "missing"));
     };
     let now = date_value(svc.clock.now());
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     doc.insert("clusterId".into(), Value::String(path.cluster_id.clone()));
     if let Some(ns) = &path.namespace {
         doc.insert("namespace".into(), Value::String(ns.clone()));

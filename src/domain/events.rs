@@ -87,11 +87,7 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
     };
     let cluster_id = body_text(&mut m, "clusterId")?;
     check_segment("clusterId", &cluster_id)?;
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     for f in TEXT_FIELDS {
         doc.insert((*f).to_owned(), Value::String(body_text(&mut m, f)?));
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::dynamic::{check_resource_type, check_segment, parse_put_body, renderer};
 use super::params::{ExtraMode, RawParams, parse_extra, parse_field, parse_limit, parse_offset};
 use super::{DomainError, Service};
-use crate::model::{Database, Document, Filter, Namespace, Query, date_value};
+use crate::model::{Database, Filter, Namespace, Query, date_value};
 
 /// Natural key of metric documents, in sort order.
 pub const METRIC_KEY: &[&str] = &["clusterId", "namespace", "type", "name"];
@@ -58,11 +58,7 @@ pub async fn put(svc: &Service, path: &MetricPath, body: &[u8]) -> Result<(), Do
     let ns = path.validate()?;
     let data = parse_put_body(body)?;
     let now = date_value(svc.clock.now());
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     doc.insert("clusterId".into(), Value::String(path.cluster_id.clone()));
     doc.insert("namespace".into(), Value::String(path.namespace.clone()));
     doc.insert("type".into(), Value::String(path.metric_type.clone()));

@@ -45,6 +45,16 @@ pub async fn prepare(store: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A new stored document: only its fresh `_id` (an ObjectId in hex).
+pub(crate) fn new_document() -> crate::model::Document {
+    let mut doc = crate::model::Document::new();
+    doc.insert(
+        "_id".into(),
+        serde_json::Value::String(bson::oid::ObjectId::new().to_hex()),
+    );
+    doc
+}
+
 /// Source of "now", injectable for tests.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

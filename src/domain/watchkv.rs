@@ -90,11 +90,7 @@ pub async fn put(svc: &Service, path: &WatchPath, body: &[u8]) -> Result<(), Dom
     };
     escape_value(&mut data)?;
     let now = date_value(svc.clock.now());
-    let mut doc = Document::new();
-    doc.insert(
-        "_id".into(),
-        Value::String(bson::oid::ObjectId::new().to_hex()),
-    );
+    let mut doc = super::new_document();
     doc.insert("env".into(), Value::String(path.env.clone()));
     doc.insert("clusterId".into(), Value::String(path.cluster_id.clone()));
     doc.insert("namespace".into(), Value::String(path.namespace.clone()));

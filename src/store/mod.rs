@@ -212,15 +212,16 @@ pub async fn distinct_of(
     let mut out: Vec<serde_json::Value> = Vec::new();
     while let Some(doc) = docs.next().await {
         let doc = serde_json::Value::Object(doc?);
-        let mut v = Some(&doc);
-        for comp in path.split('.') {
-            v = v.and_then(|x| x.get(comp));
-        }
-        if let Some(v) = v {
+        if let Some(v) = value_at(&doc, path) {
             add_distinct(&mut out, v.clone());
         }
     }
     Ok(out)
+}
+
+/// The value at a dotted path of a document (no array traversal).
+pub fn value_at<'a>(doc: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(doc, |v, comp| v.get(comp))
 }
 
 /// Adds `v` to a list of distinct values; an array adds its elements.

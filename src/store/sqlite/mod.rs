@@ -628,11 +628,7 @@ impl Store for SqliteStore {
         let value = Value::Object(doc);
         let mut equal = Vec::with_capacity(fields.len());
         for f in fields {
-            let mut v = Some(&value);
-            for comp in f.split('.') {
-                v = v.and_then(|x| x.get(comp));
-            }
-            match v {
+            match crate::store::value_at(&value, f) {
                 Some(Value::String(s)) => equal.push(((*f).to_owned(), s.clone())),
                 _ => {
                     equal.clear();
@@ -676,11 +672,11 @@ impl Store for SqliteStore {
         let value = Value::Object(doc);
         let mut values = Vec::with_capacity(fields.len());
         for f in fields {
-            let mut v = Some(&value);
-            for comp in f.split('.') {
-                v = v.and_then(|x| x.get(comp));
-            }
-            values.push(v.unwrap_or(&Value::Null).to_string());
+            values.push(
+                crate::store::value_at(&value, f)
+                    .unwrap_or(&Value::Null)
+                    .to_string(),
+            );
         }
         let doc_json =
             serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
