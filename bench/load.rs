@@ -43,6 +43,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod watch;
+
 use clap::Parser;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -99,11 +101,12 @@ struct Args {
 
     /// Phases to run, in order (available: floor, put, get, list,
     /// query-host, query-time, query-time-day, event-put, event-list,
-    /// event-object; the event reads need event-put before them).
+    /// event-object, watch; the event reads need event-put before them;
+    /// watch runs last, see `--watchers`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object"
+        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,watch"
     )]
     phases: Vec<String>,
 
@@ -119,6 +122,10 @@ struct Args {
     /// Target for the server's peak anonymous RSS (RssAnon), in MiB.
     #[arg(long, default_value_t = 250.0)]
     max_rss_anon_mib: f64,
+
+    /// Concurrent watchers of the `watch` phase.
+    #[arg(long, default_value_t = 200)]
+    watchers: usize,
 
     /// Worker threads of the benchmark client's runtime.
     #[arg(long, default_value_t = 2)]
@@ -1616,7 +1623,15 @@ struct Outcome {
 
 async fn run(args: &Args) -> Result<Outcome> {
     let all_phases = build_phases(args.preload);
-    let phases = select_phases(&all_phases, &args.phases)?;
+    // `watch` is not a request loop: it runs last, on its own.
+    let with_watch = args.phases.iter().any(|p| p == "watch");
+    let names: Vec<String> = args
+        .phases
+        .iter()
+        .filter(|p| *p != "watch")
+        .cloned()
+        .collect();
+    let phases = select_phases(&all_phases, &names)?;
     if args.preload == 0 && phases.iter().any(|p| matches!(p.name, "get" | "list")) {
         bail!("phases get and list need --preload > 0");
     }
@@ -1639,11 +1654,28 @@ async fn run(args: &Args) -> Result<Outcome> {
     for (index, phase) in phases.iter().enumerate() {
         results.push(measure_phase(addr, phase, args, index as u64 + 1, &rss).await);
     }
+    let watch_report = if with_watch {
+        eprintln!(
+            "phase watch  {} watchers on the pods of one cluster while {} connections PUT new pods ({} s)",
+            args.watchers, args.connections, args.seconds
+        );
+        rss.reset_window();
+        Some(watch::run(addr, args.watchers, args.connections, args.seconds).await?)
+    } else {
+        None
+    };
     print_report(&results, args, &rss);
+    let watch_failed = match &watch_report {
+        Some(w) => {
+            w.print();
+            w.missing > 0 || w.duplicates > 0 || w.gone > 0 || !w.errors.is_empty()
+        }
+        None => false,
+    };
     drop(rss);
     drop(server);
     Ok(Outcome {
-        any_phase_errors: results.iter().any(|r| r.errors > 0),
+        any_phase_errors: results.iter().any(|r| r.errors > 0) || watch_failed,
     })
 }
 

@@ -18,7 +18,21 @@ pub struct Settings {
     pub log: LogSettings,
     pub query: QuerySettings,
     pub retention: RetentionSettings,
+    pub watch: WatchSettings,
     pub storage: StorageSettings,
+}
+
+/// `[watch]`: the streaming watch routes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    /// Changes a watcher may fall behind the newest before it is ended with
+    /// a break (SQLite: the depth of the shared in-memory broadcast; MongoDB
+    /// has none: each watcher reads its own change stream at its own pace
+    /// and holds at most one batch).
+    pub buffer_changes: usize,
+    /// Milliseconds between bookmarks for watchers that ask for them.
+    pub bookmark_interval_ms: u64,
 }
 
 /// `[retention]`: the background cleaner of events and alarms.
@@ -255,6 +269,12 @@ impl Settings {
         }
         if self.storage.sqlite.max_batch == 0 {
             return bad("storage.sqlite.max_batch", "must be at least 1");
+        }
+        if self.watch.buffer_changes == 0 {
+            return bad("watch.buffer_changes", "must be at least 1");
+        }
+        if self.watch.bookmark_interval_ms == 0 {
+            return bad("watch.bookmark_interval_ms", "must be at least 1");
         }
         if self.storage.sqlite.change_log_retain == 0 {
             return bad("storage.sqlite.change_log_retain", "must be at least 1");

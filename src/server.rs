@@ -60,7 +60,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         store: store.clone(),
         clock: Arc::new(SystemClock),
         limits: settings.query.clone(),
+        watch: crate::domain::watch::WatchHub::new(settings.watch.clone()),
     };
+    let watches = svc.watch.clone();
     let cleaner = {
         let store = store.clone();
         let retention = settings.retention.clone();
@@ -113,7 +115,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(listen = %settings.server.listen, backend = store.name(), "bcs-storage serving");
     let serving = tokio::spawn(server);
     wait_for_signal().await;
-    tracing::info!("shutting down");
+    tracing::info!(open_watches = watches.active(), "shutting down");
+    // Open watch streams end first (with the break event), so that the
+    // graceful stop does not wait for them.
+    watches.shut_down();
     handle.stop(true).await;
     let _ = serving.await;
     backfill.abort();

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     /// 1405095: a concurrent write conflicted; retry.
     Conflict,
     ListRefused,
+    /// 1405096: the watch's resourceVersion is older than the retained
+    /// history; list again and watch from the list's state.
+    Gone,
 }
 
 impl ErrorKind {
@@ -58,6 +61,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => (1_405_094, StatusCode::METHOD_NOT_ALLOWED),
             ErrorKind::Conflict => (1_405_095, StatusCode::CONFLICT),
             ErrorKind::ListRefused => (1_405_085, StatusCode::BAD_REQUEST),
+            ErrorKind::Gone => (1_405_096, StatusCode::GONE),
         }
     }
 }
@@ -140,7 +144,11 @@ impl ApiError {
                     "storage backend unavailable; retry later",
                 )
             }
-            StoreError::Expired | StoreError::Internal(_) => {
+            StoreError::Expired => ApiError::new(
+                ErrorKind::Gone,
+                "resourceVersion is too old: the changes after it are no longer kept; list again",
+            ),
+            StoreError::Internal(_) => {
                 tracing::error!(error = %e, "{}", failed.1);
                 ApiError::new(failed.0, failed.1)
             }

@@ -10,6 +10,7 @@ mod events;
 mod health;
 mod metric;
 mod query;
+mod watch;
 mod watchkv;
 
 use actix_web::body::MessageBody;
@@ -57,6 +58,7 @@ pub fn create_app(
     for prefix in PREFIXES {
         app = app.service(
             web::scope(prefix)
+                .configure(watch::configure)
                 .configure(dynamic::configure)
                 .configure(query::configure)
                 .configure(custom::configure)

@@ -22,7 +22,7 @@ pub struct MetricPath {
     pub name: String,
 }
 
-fn namespace_of(cluster_id: &str) -> Result<Namespace, DomainError> {
+pub(crate) fn namespace_of(cluster_id: &str) -> Result<Namespace, DomainError> {
     check_segment("clusterId", cluster_id)?;
     // The cluster names the collection.
     check_resource_type(cluster_id)

@@ -16,6 +16,7 @@ pub mod query;
 pub mod retention;
 pub mod times;
 pub mod view;
+pub mod watch;
 pub mod watchkv;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct Service {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub limits: QuerySettings,
+    /// Open watch streams and their shutdown.
+    pub watch: Arc<watch::WatchHub>,
 }
 
 /// Why a request could not be served.

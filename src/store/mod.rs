@@ -26,6 +26,43 @@ pub type TextMap = Arc<dyn Fn(&str) -> Result<String, StoreError> + Send + Sync>
 /// The results of [`Store::find_text`].
 pub type TextStream = BoxStream<'static, Result<String, StoreError>>;
 
+/// What a change did to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Add,
+    Change,
+    Delete,
+}
+
+/// One committed write as the change feed reports it. Shared (behind an
+/// `Arc`) by every watcher that receives it, so the document is decoded
+/// once and a consumer can keep one rendering for all of them.
+#[derive(Debug)]
+pub struct ChangeRecord {
+    /// Opaque resume point: watching again from it yields what came after.
+    pub revision: String,
+    pub kind: ChangeKind,
+    /// The document after the write; for a delete, the deleted document.
+    pub doc: Document,
+    /// A slot for the consumer's rendering of `doc` (set once, shared).
+    pub rendered: std::sync::OnceLock<String>,
+}
+
+/// An item of a change feed.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A committed write in the watched collection.
+    Event(Arc<ChangeRecord>),
+    /// The feed has seen everything up to this revision (nothing more for
+    /// this collection): a point a watcher may resume from.
+    Progress(String),
+}
+
+/// The changes of one collection in commit order; ends with an error when
+/// the feed cannot go on (the watcher fell behind: [`StoreError::Expired`];
+/// the backend failed), and ends quietly when the store closes.
+pub type ChangeFeed = BoxStream<'static, Result<Change, StoreError>>;
+
 /// A secondary (non-unique) index: field paths in stored form, in order.
 /// Natural-key fields may come first (`clusterId`); the stores place them
 /// where their layout keeps the natural key.
@@ -182,6 +219,13 @@ pub trait Store: Send + Sync {
         Ok(String::new())
     }
 
+    /// The changes of `ns` committed after `since` (a revision this store
+    /// handed out), or from now on without one, in commit order; starts with
+    /// a [`Change::Progress`] naming where it starts. A `since` older than the
+    /// retained history is [`StoreError::Expired`]; one this store cannot
+    /// have issued is [`StoreError::InvalidFilter`].
+    async fn changes(&self, ns: &Namespace, since: Option<&str>) -> Result<ChangeFeed, StoreError>;
+
     /// Makes sure the index exists (idempotent, and cheap when repeated:
     /// called at start-up and before the first writes of per-cluster
     /// collections).
@@ -242,9 +286,10 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     match settings.storage.backend {
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(
             &settings.storage.sqlite,
+            &settings.watch,
         )?)),
         Backend::Mongodb => Ok(Arc::new(
-            mongo::MongoStore::open(&settings.storage.mongodb).await?,
+            mongo::MongoStore::open(&settings.storage.mongodb, &settings.watch).await?,
         )),
     }
 }

@@ -11,6 +11,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::test;
 use bcs_storage::api::{HttpSettings, create_app};
 use bcs_storage::config::Settings;
+use bcs_storage::domain::watch::WatchHub;
 use bcs_storage::domain::{Service, SystemClock};
 use bcs_storage::store::{self, Store};
 use serde_json::Value;
@@ -39,6 +40,8 @@ pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub settings: Settings,
     pub backend: Backend,
+    /// Shared by every service of this store (open watches, shutdown).
+    pub hub: Arc<WatchHub>,
     _dir: tempfile::TempDir,
 }
 
@@ -87,6 +90,7 @@ impl TestStore {
             .expect("query indexes");
         TestStore {
             store,
+            hub: WatchHub::new(settings.watch.clone()),
             settings,
             backend,
             _dir: dir,
@@ -98,6 +102,7 @@ impl TestStore {
             store: self.store.clone(),
             clock: Arc::new(SystemClock),
             limits: self.settings.query.clone(),
+            watch: self.hub.clone(),
         }
     }
 }
@@ -266,4 +271,102 @@ pub fn extra(v: &Value) -> String {
     use base64::Engine;
     let b = base64::engine::general_purpose::STANDARD.encode(v.to_string());
     form_urlencoded::byte_serialize(b.as_bytes()).collect()
+}
+
+/// An open watch stream read frame by frame (one JSON object per line).
+pub struct Watch {
+    pub status: u16,
+    body: actix_web::body::BoxBody,
+    buf: Vec<u8>,
+    ended: bool,
+}
+
+impl TestApp {
+    /// POSTs `body` to a watch route and returns the open stream. A reply
+    /// that is not 200 is read whole: see [`Watch::envelope`].
+    pub async fn watch(&self, uri: &str, body: &str) -> Watch {
+        let req = test::TestRequest::post()
+            .uri(uri)
+            .set_payload(body.as_bytes().to_vec())
+            .to_request();
+        let res = self.app.call(req).await;
+        Watch {
+            status: res.status().as_u16(),
+            body: res.into_body(),
+            buf: Vec::new(),
+            ended: false,
+        }
+    }
+}
+
+impl Watch {
+    /// The next frame; None once the stream has ended. Fails the test when
+    /// nothing arrives within 10 s.
+    pub async fn next(&mut self) -> Option<Value> {
+        match self.next_within(std::time::Duration::from_secs(10)).await {
+            Ok(frame) => frame,
+            Err(_) => panic!("no watch frame within 10 s"),
+        }
+    }
+
+    /// The next frame, or `Err` when none arrives within `wait` (the stream
+    /// stays usable).
+    pub async fn next_within(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<Value>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(wait, self.read_frame()).await
+    }
+
+    async fn read_frame(&mut self) -> Option<Value> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let v = serde_json::from_slice(&line).unwrap_or_else(|e| {
+                    panic!("bad frame {:?}: {e}", String::from_utf8_lossy(&line))
+                });
+                return Some(v);
+            }
+            if self.ended {
+                assert!(
+                    self.buf.is_empty(),
+                    "unterminated frame: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+                return None;
+            }
+            let chunk =
+                futures::future::poll_fn(|cx| std::pin::Pin::new(&mut self.body).poll_next(cx))
+                    .await;
+            match chunk {
+                Some(Ok(bytes)) => self.buf.extend_from_slice(&bytes),
+                Some(Err(e)) => panic!("watch body failed: {e}"),
+                None => self.ended = true,
+            }
+        }
+    }
+
+    /// Every remaining frame, up to the end of the stream.
+    pub async fn rest(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(f) = self.next().await {
+            out.push(f);
+        }
+        out
+    }
+
+    /// The whole reply as one JSON value (error envelopes).
+    pub async fn envelope(mut self) -> Value {
+        let mut all = Vec::new();
+        loop {
+            let chunk =
+                futures::future::poll_fn(|cx| std::pin::Pin::new(&mut self.body).poll_next(cx))
+                    .await;
+            match chunk {
+                Some(Ok(bytes)) => all.extend_from_slice(&bytes),
+                _ => break,
+            }
+        }
+        serde_json::from_slice(&all).unwrap_or(Value::Null)
+    }
 }

@@ -1012,7 +1012,9 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
     let store = TestStore::new(crate::common::Backend::Mongo).await;
     let s = store.store.as_ref();
     let m = &store.settings.storage.mongodb;
-    let purger = MongoStore::open(m).await.expect("open");
+    let purger = MongoStore::open(m, &store.settings.watch)
+        .await
+        .expect("open");
     let spaces: Vec<Namespace> = [
         Database::Dynamic,
         Database::Event,
@@ -1056,4 +1058,130 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
         assert_eq!(raw(db).await.expect("count"), 1, "{db}");
         assert_eq!(s.count(ns, &Filter::all()).await.expect("live"), 1, "{db}");
     }
+}
+
+/// The next item of a change feed, waiting at most a few seconds (a missing
+/// event fails the test instead of hanging it).
+async fn next_change(feed: &mut bcs_storage::store::ChangeFeed) -> bcs_storage::store::Change {
+    use futures::StreamExt;
+    match tokio::time::timeout(std::time::Duration::from_secs(10), feed.next()).await {
+        Ok(Some(Ok(c))) => c,
+        Ok(Some(Err(e))) => panic!("feed failed: {e}"),
+        Ok(None) => panic!("feed ended"),
+        Err(_) => panic!("no change within 10 s"),
+    }
+}
+
+/// The next event of a feed (progress items skipped): kind, resourceName,
+/// data.v, revision.
+async fn next_event(
+    feed: &mut bcs_storage::store::ChangeFeed,
+) -> (bcs_storage::store::ChangeKind, String, Value, String) {
+    loop {
+        if let bcs_storage::store::Change::Event(r) = next_change(feed).await {
+            return (
+                r.kind,
+                r.doc["resourceName"].as_str().unwrap_or("?").to_owned(),
+                r.doc["data"]["v"].clone(),
+                r.revision.clone(),
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_feeds_follow_commits_and_resume_exactly() {
+    use bcs_storage::store::{Change, ChangeKind};
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let s = store.store.as_ref();
+        let pods = ns("Pod");
+        let mut feed = s.changes(&pods, None).await.expect("feed");
+        let Change::Progress(start) = next_change(&mut feed).await else {
+            panic!("a feed starts with its position");
+        };
+        assert!(!start.is_empty());
+        let put = |name: &str, v: i64| resource("c1", Some("n1"), name, json!({"v": v}), v);
+        s.upsert(&pods, put("p1", 1)).await.expect("put");
+        // Another collection's writes never reach this feed.
+        s.upsert(&ns("Node"), put("other", 0)).await.expect("put");
+        s.upsert(&pods, put("p1", 2)).await.expect("put");
+        let one = Filter::Eq("resourceName".into(), json!("p1"));
+        assert_eq!(s.delete_many(&pods, &one).await.expect("delete"), 1);
+        let (k, n, v, first) = next_event(&mut feed).await;
+        assert_eq!(
+            (k, n.as_str(), v),
+            (ChangeKind::Add, "p1", json!(1)),
+            "{b:?}"
+        );
+        let (k, _, v, _) = next_event(&mut feed).await;
+        assert_eq!((k, v), (ChangeKind::Change, json!(2)), "{b:?}");
+        // The delete carries the deleted document.
+        let (k, n, v, last) = next_event(&mut feed).await;
+        assert_eq!(
+            (k, n.as_str(), v),
+            (ChangeKind::Delete, "p1", json!(2)),
+            "{b:?}"
+        );
+        drop(feed);
+        // Writes while nobody watches, then a resume after the first event:
+        // exactly the missed events, in order, then live ones.
+        s.upsert(&pods, put("p2", 3)).await.expect("put");
+        let mut resumed = s.changes(&pods, Some(&first)).await.expect("resume");
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let (k, n, v, _) = next_event(&mut resumed).await;
+            got.push((k, n, v));
+        }
+        assert_eq!(
+            got,
+            [
+                (ChangeKind::Change, "p1".to_owned(), json!(2)),
+                (ChangeKind::Delete, "p1".to_owned(), json!(2)),
+                (ChangeKind::Add, "p2".to_owned(), json!(3)),
+            ],
+            "{b:?}"
+        );
+        s.upsert(&pods, put("p3", 4)).await.expect("put");
+        let (k, n, _, _) = next_event(&mut resumed).await;
+        assert_eq!((k, n.as_str()), (ChangeKind::Add, "p3"), "{b:?}");
+        // From the last event of the first feed: only what came after it.
+        let mut from_last = s.changes(&pods, Some(&last)).await.expect("resume");
+        let (_, n, _, _) = next_event(&mut from_last).await;
+        assert_eq!(n, "p2", "{b:?}");
+        // A revision this store never handed out is refused.
+        let bad = s.changes(&pods, Some("not-a-revision")).await.err();
+        assert!(
+            matches!(bad, Some(bcs_storage::store::StoreError::InvalidFilter(_))),
+            "{b:?} {bad:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_older_than_the_log_has_expired() {
+    let store = TestStore::with_settings(crate::common::Backend::Sqlite, |s| {
+        s.storage.sqlite.change_log_retain = 5;
+    })
+    .await;
+    let s = store.store.as_ref();
+    let pods = ns("Pod");
+    let mut feed = s.changes(&pods, None).await.expect("feed");
+    let put = |name: &str, v: i64| resource("c1", Some("n1"), name, json!({"v": v}), v);
+    s.upsert(&pods, put("p0", 0)).await.expect("put");
+    let (_, _, _, first) = next_event(&mut feed).await;
+    for i in 1..30 {
+        s.upsert(&pods, put(&format!("p{i}"), i))
+            .await
+            .expect("put");
+    }
+    let old = s.changes(&pods, Some(&first)).await.err();
+    assert!(
+        matches!(old, Some(bcs_storage::store::StoreError::Expired)),
+        "{old:?}"
+    );
+    // A revision still in the log resumes.
+    let mut late = s.changes(&pods, Some("27")).await.expect("recent");
+    let (_, n, _, rev) = next_event(&mut late).await;
+    assert_eq!((n.as_str(), rev.as_str()), ("p27", "28"));
 }

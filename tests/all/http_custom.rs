@@ -84,6 +84,7 @@ async fn send_at(app: &TestApp, at_ms: i64, method: &str, uri: &str, body: &[u8]
             DateTime::from_timestamp_millis(at_ms).expect("valid instant"),
         )),
         limits: app.store.settings.query.clone(),
+        watch: app.store.hub.clone(),
     };
     let http = HttpSettings {
         max_body_bytes: app.store.settings.server.max_body_bytes,

@@ -11,6 +11,7 @@ mod http_errors;
 mod http_events;
 mod http_metric;
 mod http_query;
+mod http_watch;
 mod http_watchkv;
 mod props;
 mod retention;

@@ -20,7 +20,7 @@ use mongodb::{Client, Collection, IndexModel};
 
 use crate::config::MongoSettings;
 use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, WriteOutcome};
-use crate::store::{DocStream, IndexSpec, Store, StoreError};
+use crate::store::{Change, ChangeKind, ChangeRecord, DocStream, IndexSpec, Store, StoreError};
 
 pub use convert::{filter_to_bson, from_bson_doc, to_bson_doc};
 
@@ -30,6 +30,9 @@ pub const DELETED_FLAG: &str = "_isBcsObjectDeleted";
 /// The MongoDB store.
 pub struct MongoStore {
     client: Client,
+    /// Change streams wait in `getMore` for up to a second each: they get a
+    /// pool of their own so that open watches never starve requests.
+    watch_client: Client,
     settings: MongoSettings,
     ensured: Arc<Mutex<HashSet<(String, String)>>>,
     /// Secondary indexes per (database, collection), created with the
@@ -70,6 +73,76 @@ fn secondary_model(spec: &IndexSpec) -> IndexModel {
                 .build(),
         )
         .build()
+}
+
+/// The `_data` of a resume token: the revision handed to watchers.
+fn token_text(token: &mongodb::change_stream::event::ResumeToken) -> Option<String> {
+    match bson::to_bson(token).ok()? {
+        Bson::Document(d) => d.get_str("_data").ok().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Why a change stream could not start: a resume point the server no longer
+/// has is `Expired`, one it cannot read is invalid.
+fn watch_error(e: mongodb::error::Error, since: Option<&str>) -> StoreError {
+    let code = match &*e.kind {
+        ErrorKind::Command(ce) => Some(ce.code),
+        _ => None,
+    };
+    match code {
+        // ChangeStreamHistoryLost, ChangeStreamFatalError (resume point gone).
+        Some(286) | Some(280) => StoreError::Expired,
+        // FailedToParse, BadValue, InvalidResumeToken.
+        Some(9) | Some(2) | Some(260) if since.is_some() => StoreError::InvalidFilter(format!(
+            "resourceVersion {:?} is not a revision of this store",
+            since.unwrap_or_default()
+        )),
+        _ => classify(e),
+    }
+}
+
+/// A change stream event as the feed reports it; None for what watchers do
+/// not see (the purge of documents already reported deleted, and writes to
+/// documents gone by the time they are looked up, whose delete follows).
+fn change_of(
+    ev: mongodb::change_stream::event::ChangeStreamEvent<BsonDoc>,
+) -> Option<Result<Change, StoreError>> {
+    use mongodb::change_stream::event::OperationType;
+    let revision = token_text(&ev.id)?;
+    // What the update set decides its kind: the document is looked up when
+    // the event is read and may show a later state.
+    let set = ev.update_description.as_ref().map(|u| &u.updated_fields);
+    let kind = match ev.operation_type {
+        OperationType::Insert => ChangeKind::Add,
+        OperationType::Update if set.is_some_and(|f| f.get_bool(DELETED_FLAG) == Ok(true)) => {
+            ChangeKind::Delete
+        }
+        // A soft-deleted key written again comes back with a new createTime.
+        OperationType::Update if set.is_some_and(|f| f.contains_key("createTime")) => {
+            ChangeKind::Add
+        }
+        OperationType::Update | OperationType::Replace => ChangeKind::Change,
+        OperationType::Invalidate | OperationType::Drop | OperationType::DropDatabase => {
+            return Some(Err(StoreError::Expired));
+        }
+        _ => return None,
+    };
+    let mut doc = match ev.full_document {
+        Some(full) => from_bson_doc(&full),
+        // Gone by the time the event is read (purged): a delete still
+        // reports which document went; any other write to it is followed
+        // by that delete.
+        None if kind == ChangeKind::Delete => from_bson_doc(&ev.document_key?),
+        None => return None,
+    };
+    doc.shift_remove(DELETED_FLAG);
+    Some(Ok(Change::Event(Arc::new(ChangeRecord {
+        revision,
+        kind,
+        doc,
+        rendered: std::sync::OnceLock::new(),
+    }))))
 }
 
 /// A new document as stored: `_id` an ObjectId when it is one in hex, the
@@ -117,7 +190,12 @@ fn duplicate_message(e: &mongodb::error::Error) -> String {
 
 impl MongoStore {
     /// Connects (lazily: the driver connects on first use) and starts the purger.
-    pub async fn open(settings: &MongoSettings) -> Result<MongoStore, StoreError> {
+    /// `_watch` has no MongoDB setting: each watcher reads its own change
+    /// stream at its own pace.
+    pub async fn open(
+        settings: &MongoSettings,
+        _watch: &crate::config::WatchSettings,
+    ) -> Result<MongoStore, StoreError> {
         let mut opts = ClientOptions::parse(&settings.uri)
             .await
             .map_err(|e| StoreError::Unavailable(format!("invalid storage.mongodb.uri: {e}")))?;
@@ -140,9 +218,14 @@ impl MongoStore {
                 .journal(settings.journal)
                 .build(),
         );
+        let mut watch_opts = opts.clone();
+        watch_opts.app_name = Some("bcs-storage-watch".into());
+        watch_opts.min_pool_size = Some(0);
         let client = Client::with_options(opts).map_err(classify)?;
+        let watch_client = Client::with_options(watch_opts).map_err(classify)?;
         let store = MongoStore {
             client,
+            watch_client,
             settings: settings.clone(),
             ensured: Arc::new(Mutex::new(HashSet::new())),
             secondary: Mutex::new(HashMap::new()),
@@ -847,6 +930,66 @@ impl Store for MongoStore {
             .collect();
         let json = from_bson_doc(&doc);
         Ok(json.into_iter().map(|(_, v)| v).collect())
+    }
+
+    async fn changes(
+        &self,
+        ns: &Namespace,
+        since: Option<&str>,
+    ) -> Result<crate::store::ChangeFeed, StoreError> {
+        use mongodb::change_stream::event::ResumeToken;
+        use mongodb::options::FullDocumentType;
+        let coll = self
+            .watch_client
+            .database(self.db_name(ns.database))
+            .collection::<BsonDoc>(&ns.collection);
+        let mut watch = coll
+            .watch()
+            .full_document(FullDocumentType::UpdateLookup)
+            .max_await_time(Duration::from_secs(1));
+        if let Some(since) = since {
+            let token: ResumeToken = bson::from_bson(Bson::Document(doc! { "_data": since }))
+                .map_err(|e| StoreError::InvalidFilter(format!("resourceVersion: {e}")))?;
+            watch = watch.resume_after(token);
+        }
+        let stream = watch.await.map_err(|e| watch_error(e, since))?;
+        let start = stream.resume_token().and_then(|t| token_text(&t));
+        let first = start.map(|t| Ok(Change::Progress(t)));
+        let state = (stream, None::<String>);
+        let events = futures::stream::unfold(state, |(mut stream, mut shown)| async move {
+            loop {
+                match stream.next_if_any().await {
+                    Ok(Some(ev)) => {
+                        if let Some(change) = change_of(ev) {
+                            return Some((change, (stream, shown)));
+                        }
+                    }
+                    Ok(None) => {
+                        if !stream.is_alive() {
+                            return None;
+                        }
+                        let at = stream.resume_token().and_then(|t| token_text(&t));
+                        if at.is_some() && at != shown {
+                            shown = at.clone();
+                            let at = at.unwrap_or_default();
+                            return Some((Ok(Change::Progress(at)), (stream, shown)));
+                        }
+                    }
+                    Err(e) => return Some((Err(classify(e)), (stream, shown))),
+                }
+            }
+        });
+        Ok(futures::stream::iter(first)
+            .chain(events)
+            .scan(false, |failed, item| {
+                // Nothing after an error.
+                let out = if *failed { None } else { Some(item) };
+                if matches!(out, Some(Err(_))) {
+                    *failed = true;
+                }
+                futures::future::ready(out)
+            })
+            .boxed())
     }
 
     async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! JSONB in append order with a unique (namespace, natural key) index, one group-commit
 //! writer thread and a pool of read connections used off the async workers.
 
+mod feed;
 mod jsonb;
 mod sql;
 mod writer;
@@ -47,6 +48,8 @@ CREATE TABLE IF NOT EXISTS changes (
     kind INTEGER NOT NULL,
     doc BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS changes_ns ON changes (ns, rev);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS collections (ns TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS indexed_paths (ns TEXT, path TEXT, PRIMARY KEY (ns, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS custom_indexes (ns TEXT, name TEXT, fields TEXT NOT NULL, sql_name TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID;
@@ -162,6 +165,9 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Readers>,
     indexes: Arc<RwLock<IndexState>>,
+    /// The last committed revision, and the broadcast of the change feed.
+    committed: Arc<feed::Committed>,
+    changes: tokio::sync::broadcast::Sender<feed::Logged>,
     /// Secondary indexes known to exist (namespace and statement), so that
     /// repeated [`Store::ensure_index`] calls cost no write.
     ensured: Mutex<HashSet<(String, String)>>,
@@ -330,9 +336,35 @@ fn open_connection(
     Ok(conn)
 }
 
+/// Runs `f` on a read connection of `readers` on the blocking thread pool.
+async fn read_on<T, F>(readers: Arc<Readers>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let permit = readers
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let conn = readers.take()?;
+        let out = f(&conn);
+        readers.give(conn);
+        out
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `settings.path`.
-    pub fn open(settings: &SqliteSettings) -> Result<SqliteStore, StoreError> {
+    pub fn open(
+        settings: &SqliteSettings,
+        watch: &crate::config::WatchSettings,
+    ) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(&settings.path).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot create data directory {}: {e}",
@@ -358,11 +390,25 @@ impl SqliteStore {
             permits: Arc::new(Semaphore::new(settings.read_connections)),
             alive: Mutex::new(Some(Arc::new(()))),
         });
+        let committed =
+            feed::Committed::new(writer::current_revision(&writer_conn).map_err(internal)?);
+        let (changes, _) = tokio::sync::broadcast::channel(watch.buffer_changes.max(1));
+        {
+            let conn = open_connection(&file, settings, true).map_err(internal)?;
+            let (committed, changes) = (committed.clone(), changes.clone());
+            std::thread::Builder::new()
+                .name("sqlite-feed".into())
+                .spawn(move || feed::dispatch(conn, committed, changes))
+                .map_err(|e| {
+                    StoreError::Internal(format!("cannot start the change feed thread: {e}"))
+                })?;
+        }
         let (tx, rx) = mpsc::channel(settings.max_batch * 4);
         let cfg = WriterConfig {
             max_batch: settings.max_batch,
             change_log_retain: settings.change_log_retain,
             indexes: indexes.clone(),
+            committed: committed.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -373,6 +419,8 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(handle)),
             readers,
             indexes,
+            committed,
+            changes,
             ensured: Mutex::new(HashSet::new()),
         })
     }
@@ -441,17 +489,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = self.read_permit().await?;
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let conn = readers.take()?;
-            let out = f(&conn);
-            readers.give(conn);
-            out
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+        read_on(self.readers.clone(), f).await
     }
     /// The statement of a query and its condition.
     fn select(&self, ns: &Namespace, query: &Query) -> (String, sql::SqlFilter) {
@@ -883,6 +921,21 @@ impl Store for SqliteStore {
                 .map_err(internal)?;
             Ok(lines.join("\n"))
         })
+        .await
+    }
+
+    async fn changes(
+        &self,
+        ns: &Namespace,
+        since: Option<&str>,
+    ) -> Result<crate::store::ChangeFeed, StoreError> {
+        feed::open(
+            self.readers.clone(),
+            self.committed.clone(),
+            &self.changes,
+            Self::ns_name(ns),
+            since,
+        )
         .await
     }
 

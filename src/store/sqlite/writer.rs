@@ -106,6 +106,8 @@ pub struct WriterConfig {
     pub max_batch: usize,
     pub change_log_retain: u64,
     pub indexes: Arc<RwLock<IndexState>>,
+    /// Told the last revision of every commit (the change feed follows it).
+    pub committed: Arc<super::feed::Committed>,
 }
 
 /// Runs until every sender is dropped, then returns.
@@ -126,16 +128,22 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterCon
         let outcome = commit_batch(&mut conn, &mut batch, &mut rev, &mut known_ns, &cfg.indexes);
         match outcome {
             Ok(results) => {
+                if rev != rev_before {
+                    cfg.committed.set(rev);
+                }
                 since_trim += batch.len() as u64;
                 for (op, res) in batch.into_iter().zip(results) {
                     reply(op, res);
                 }
-                if since_trim >= 1000 {
+                if since_trim >= cfg.change_log_retain.min(1000) {
                     since_trim = 0;
                     let floor = rev - cfg.change_log_retain as i64;
                     if floor > 0
-                        && let Err(e) = conn.execute("DELETE FROM changes WHERE rev <= ?1", [floor])
+                        && let Err(e) = trim_log(&conn, floor)
                     {
+                        if !conn.is_autocommit() {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
                         tracing::warn!(error = %e, "trimming the change log failed");
                     }
                 }
@@ -153,6 +161,7 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterCon
             }
         }
     }
+    cfg.committed.close();
 }
 
 /// Per-op result, erased to be sent back to its own reply channel.
@@ -209,7 +218,20 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
     }
 }
 
-fn current_revision(conn: &Connection) -> rusqlite::Result<i64> {
+/// Drops the changes up to `floor` and records that the log starts after it
+/// (a watcher resuming from before gets `Expired`).
+fn trim_log(conn: &Connection, floor: i64) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.execute("DELETE FROM changes WHERE rev <= ?1", [floor])?;
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('log_floor', ?1) \
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+        [floor],
+    )?;
+    conn.execute_batch("COMMIT")
+}
+
+pub fn current_revision(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT max(coalesce((SELECT max(rev) FROM changes), 0), coalesce((SELECT max(rev) FROM docs), 0))",
         [],
