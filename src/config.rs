@@ -33,6 +33,10 @@ pub struct WatchSettings {
     pub buffer_changes: usize,
     /// Milliseconds between bookmarks for watchers that ask for them.
     pub bookmark_interval_ms: u64,
+    /// Milliseconds of silence after which an open watch stream gets a bare
+    /// newline: writing is how a client that left is noticed (within two
+    /// intervals), and it keeps proxies from closing idle streams.
+    pub heartbeat_ms: u64,
 }
 
 /// `[retention]`: the background cleaner of events and alarms.
@@ -272,6 +276,9 @@ impl Settings {
         }
         if self.watch.buffer_changes == 0 {
             return bad("watch.buffer_changes", "must be at least 1");
+        }
+        if self.watch.heartbeat_ms == 0 {
+            return bad("watch.heartbeat_ms", "must be at least 1");
         }
         if self.watch.bookmark_interval_ms == 0 {
             return bad("watch.bookmark_interval_ms", "must be at least 1");

@@ -30,7 +30,7 @@ async fn get_healthz() -> HttpResponse {
 async fn get_readyz(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     match tokio::time::timeout(Duration::from_secs(2), svc.store.ping()).await {
         Ok(Ok(())) => Ok(super::envelope::ok(
-            &json!({"status": "ready", "backend": svc.store.name()}),
+            &json!({"status": "ready", "backend": svc.store.name(), "watches": svc.watch.active()}),
         )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -226,7 +226,10 @@ pub async fn open(
         tokio::time::interval_at(tokio::time::Instant::now() + every, every)
     });
     shutdown.mark_unchanged();
+    let every = Duration::from_millis(hub.settings.heartbeat_ms);
+    let heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let state = State {
+        heartbeat,
         feed,
         target,
         deadline,
@@ -243,6 +246,8 @@ pub async fn open(
 }
 
 struct State {
+    /// Ticks on a silent stream (reset by every frame).
+    heartbeat: tokio::time::Interval,
     feed: ChangeFeed,
     target: Target,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -308,6 +313,7 @@ fn frames(state: State) -> impl Stream<Item = Bytes> + Send + 'static {
                             continue;
                         }
                         let frame = event_frame(&record);
+                        st.heartbeat.reset();
                         st.sent += 1;
                         if st.max_events > 0 && st.sent >= st.max_events {
                             st.ending = true;
@@ -318,8 +324,12 @@ fn frames(state: State) -> impl Stream<Item = Bytes> + Send + 'static {
                 () = bookmark => {
                     if let Some(rev) = &st.at {
                         let frame = bookmark_frame(rev);
+                        st.heartbeat.reset();
                         return Some((frame, st));
                     }
+                }
+                _ = st.heartbeat.tick() => {
+                    return Some((Bytes::from_static(b"\n"), st));
                 }
             }
         }

@@ -279,6 +279,8 @@ pub struct Watch {
     body: actix_web::body::BoxBody,
     buf: Vec<u8>,
     ended: bool,
+    /// Bare newlines seen (sent on idle streams).
+    pub heartbeats: u64,
 }
 
 impl TestApp {
@@ -295,6 +297,7 @@ impl TestApp {
             body: res.into_body(),
             buf: Vec::new(),
             ended: false,
+            heartbeats: 0,
         }
     }
 }
@@ -322,6 +325,11 @@ impl Watch {
         loop {
             if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
+                if line == b"\n" {
+                    // A heartbeat of an idle stream.
+                    self.heartbeats += 1;
+                    continue;
+                }
                 let v = serde_json::from_slice(&line).unwrap_or_else(|e| {
                     panic!("bad frame {:?}: {e}", String::from_utf8_lossy(&line))
                 });

@@ -1,6 +1,7 @@
-//! Durability: a real server process under a stream of PUTs is killed with
-//! SIGKILL; restarted on the same SQLite directory, it has every write it
-//! acknowledged.
+//! Real server processes. Durability: a server under a stream of PUTs is
+//! killed with SIGKILL; restarted on the same SQLite directory, it has every
+//! write it acknowledged. Watches over real TCP: a client that leaves is
+//! unsubscribed, and SIGTERM ends open watches with the break frame.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -30,9 +31,14 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &std::path::Path) -> Server {
+    start_with(dir, &[])
+}
+
+fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
         .arg("serve")
+        .envs(env.iter().copied())
         .env("BCS_STORAGE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("BCS_STORAGE__STORAGE__SQLITE__PATH", dir)
         .env("BCS_STORAGE__STORAGE__SQLITE__SYNCHRONOUS", "full")
@@ -178,4 +184,102 @@ fn sigkill_loses_no_acknowledged_write() {
         lost.len(),
         lost.iter().take(5).collect::<Vec<_>>()
     );
+}
+
+/// Opens a watch on the pods of cluster W over its own connection; returns
+/// the stream positioned after the reply head.
+fn open_watch(port: u16) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let body = "{}";
+    write!(
+        s,
+        "POST /bcsapi/v4/storage/dynamic/watch/W/Pod HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut reader = BufReader::new(s);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status");
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("head");
+        if line == "\r\n" {
+            return reader;
+        }
+    }
+}
+
+/// The open watch count the readiness probe reports.
+fn open_watches(port: u16) -> i64 {
+    let (status, body) = request(port, "GET", "/readyz", None).expect("readyz");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["data"]["watches"].as_i64().expect("watches")
+}
+
+/// Waits (bounded) until the probe reports `want` open watches.
+fn wait_for_watches(port: u16, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while open_watches(port) != want {
+        assert!(
+            Instant::now() < deadline,
+            "open watches never became {want}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_watch_client_that_leaves_is_unsubscribed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[("BCS_STORAGE__WATCH__HEARTBEAT_MS", "100")]);
+    let watch = open_watch(server.port);
+    wait_for_watches(server.port, 1);
+    // Gone without a word and with nothing written to it: the idle
+    // stream's heartbeat finds out.
+    drop(watch);
+    wait_for_watches(server.port, 0);
+}
+
+#[test]
+fn sigterm_ends_open_watches_with_the_break_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path());
+    let mut watch = open_watch(server.port);
+    wait_for_watches(server.port, 1);
+    let (status, body) = request(
+        server.port,
+        "PUT",
+        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/W/namespaces/ns/Pod/p1",
+        Some(r#"{"data":{"metadata":{"name":"p1"}}}"#),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{body}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut raw = Vec::new();
+    watch.read_to_end(&mut raw).expect("the stream ends");
+    let frames: Vec<serde_json::Value> = String::from_utf8_lossy(&dechunk(&raw))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("frame"))
+        .collect();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(frames[0]["type"], 1);
+    assert_eq!(frames[1], serde_json::json!({"type": -1, "value": null}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
