@@ -1185,3 +1185,28 @@ async fn a_revision_older_than_the_log_has_expired() {
     let (_, n, _, rev) = next_event(&mut late).await;
     assert_eq!((n.as_str(), rev.as_str()), ("p27", "28"));
 }
+
+/// MongoDB: several service instances on one database each serve watches:
+/// a write through one store reaches a feed of another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongo_feeds_see_writes_of_other_instances() {
+    use bcs_storage::store::ChangeKind;
+    if !backends().contains(&crate::common::Backend::Mongo) {
+        return;
+    }
+    let one = TestStore::new(crate::common::Backend::Mongo).await;
+    let other = bcs_storage::store::open(&one.settings)
+        .await
+        .expect("second instance");
+    let pods = ns("Pod");
+    let mut feed = other.changes(&pods, None).await.expect("feed");
+    let put = |name: &str, v: i64| resource("c1", Some("n1"), name, json!({"v": v}), v);
+    one.store.upsert(&pods, put("p1", 1)).await.expect("put");
+    let (k, n, _, rev) = next_event(&mut feed).await;
+    assert_eq!((k, n.as_str()), (ChangeKind::Add, "p1"));
+    // A revision handed out by one instance resumes on the other.
+    one.store.upsert(&pods, put("p2", 2)).await.expect("put");
+    let mut resumed = one.store.changes(&pods, Some(&rev)).await.expect("resume");
+    let (_, n, _, _) = next_event(&mut resumed).await;
+    assert_eq!(n, "p2");
+}
