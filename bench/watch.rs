@@ -155,9 +155,11 @@ fn revision_of(frame: &[u8]) -> Option<String> {
 
 /// Opens a watch; Ok(None) when the server answered 410.
 async fn open(addr: SocketAddr, since: Option<&str>) -> Result<Option<BufReader<TcpStream>>> {
+    // Bookmarks: the first frame names where the stream starts, so a
+    // watcher ended before its first event still resumes without a gap.
     let body = match since {
-        Some(rev) => format!("{{\"resourceVersion\":\"{rev}\"}}"),
-        None => "{}".to_string(),
+        Some(rev) => format!("{{\"resourceVersion\":\"{rev}\",\"allowBookmarks\":true}}"),
+        None => "{\"allowBookmarks\":true}".to_string(),
     };
     let mut stream = TcpStream::connect(addr)
         .await
@@ -285,6 +287,10 @@ async fn follow(
                     // Ended (fell behind): resume from the last revision.
                     seen.resumes += 1;
                     continue 'streams;
+                }
+                if frame.starts_with(b"{\"type\":5") {
+                    last = revision_of(&frame).or(last);
+                    continue;
                 }
                 if !frame.starts_with(b"{\"type\":1") {
                     continue;

@@ -238,6 +238,7 @@ pub async fn open(
         max_events: opts.max_events,
         sent: 0,
         at: None,
+        first_bookmark: opts.allow_bookmarks,
         ending: false,
         done: false,
         _active: active,
@@ -257,6 +258,9 @@ struct State {
     sent: u64,
     /// The newest revision seen (a bookmark names it).
     at: Option<String>,
+    /// Bookmarks were asked for: the first frame names where the stream
+    /// starts, so the client can resume even if nothing else comes.
+    first_bookmark: bool,
     /// The next frame is the break.
     ending: bool,
     done: bool,
@@ -306,7 +310,14 @@ fn frames(state: State) -> impl Stream<Item = Bytes> + Send + 'static {
                         tracing::info!(error = %e, "a watch ends with a break");
                         st.ending = true;
                     }
-                    Some(Ok(Change::Progress(rev))) => st.at = Some(rev),
+                    Some(Ok(Change::Progress(rev))) => {
+                        if std::mem::take(&mut st.first_bookmark) {
+                            let frame = bookmark_frame(&rev);
+                            st.at = Some(rev);
+                            return Some((frame, st));
+                        }
+                        st.at = Some(rev);
+                    }
                     Some(Ok(Change::Event(record))) => {
                         st.at = Some(record.revision.clone());
                         if !st.target.wants(&record) {

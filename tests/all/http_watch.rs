@@ -759,3 +759,23 @@ async fn a_resource_version_from_the_future_is_gone() {
         .await;
     assert_eq!(w.status, 400);
 }
+
+/// With bookmarks asked for, the first frame names where the stream starts
+/// (long before the first periodic bookmark): a watcher ended before its
+/// first event resumes from there without a gap.
+#[actix_web::test]
+async fn the_first_frame_of_a_bookmarked_watch_names_its_start() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        put_pod(&app, "C1", "before", 0).await;
+        let mut w = app
+            .watch(&pod_watch("C1"), r#"{"allowBookmarks": true}"#)
+            .await;
+        let start = next_bookmark(&mut w).await;
+        drop(w);
+        put_pod(&app, "C1", "after", 1).await;
+        let body = json!({"resourceVersion": rev_of(&start), "maxEvents": 1}).to_string();
+        let got = app.watch(&pod_watch("C1"), &body).await.rest().await;
+        assert_eq!(summary(&got[0]), ev(1, "after", 1), "{b:?}");
+    }
+}
