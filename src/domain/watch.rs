@@ -138,13 +138,16 @@ impl Target {
         // A delete whose document was purged before it was read (MongoDB)
         // carries only `_id`: it cannot be told apart, so it is sent.
         if record.kind == ChangeKind::Delete
-            && self.equal.iter().all(|(k, _)| !record.doc.contains_key(*k))
+            && self
+                .equal
+                .iter()
+                .all(|(k, _)| !record.doc().contains_key(*k))
         {
             return true;
         }
         self.equal
             .iter()
-            .all(|(k, v)| record.doc.get(*k).and_then(Value::as_str) == Some(v.as_str()))
+            .all(|(k, v)| record.doc().get(*k).and_then(Value::as_str) == Some(v.as_str()))
     }
 
     /// The collection followed.
@@ -353,9 +356,9 @@ fn event_frame(record: &ChangeRecord) -> Bytes {
         ChangeKind::Delete => DELETE,
         ChangeKind::Change => CHANGE,
     };
-    let value = record.rendered.get_or_init(|| {
-        serde_json::to_string(&view::render(record.doc.clone())).unwrap_or_else(|_| "null".into())
-    });
+    let value = record
+        .rendered
+        .get_or_init(|| view::render_text(record.text()).unwrap_or_else(|_| "null".into()));
     let rev = Value::String(record.revision.clone());
     Bytes::from(format!(
         "{{\"type\":{code},\"value\":{value},\"resourceVersion\":{rev}}}\n"

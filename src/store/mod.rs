@@ -35,17 +35,64 @@ pub enum ChangeKind {
 }
 
 /// One committed write as the change feed reports it. Shared (behind an
-/// `Arc`) by every watcher that receives it, so the document is decoded
-/// once and a consumer can keep one rendering for all of them.
+/// `Arc`) by every watcher that receives it: the document is parsed at most
+/// once, and only when a watcher of its collection needs it, and a consumer
+/// can keep one rendering for all of them.
 #[derive(Debug)]
 pub struct ChangeRecord {
     /// Opaque resume point: watching again from it yields what came after.
     pub revision: String,
     pub kind: ChangeKind,
-    /// The document after the write; for a delete, the deleted document.
-    pub doc: Document,
-    /// A slot for the consumer's rendering of `doc` (set once, shared).
+    /// The document after the write (for a delete, the deleted document),
+    /// as stored JSON text and/or parsed; at least one is set.
+    text: std::sync::OnceLock<String>,
+    doc: std::sync::OnceLock<Document>,
+    /// A slot for the consumer's rendering (set once, shared).
     pub rendered: std::sync::OnceLock<String>,
+}
+
+impl ChangeRecord {
+    /// A record of a document given as its stored JSON text.
+    pub fn from_text(revision: String, kind: ChangeKind, text: String) -> ChangeRecord {
+        ChangeRecord {
+            revision,
+            kind,
+            text: std::sync::OnceLock::from(text),
+            doc: std::sync::OnceLock::new(),
+            rendered: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A record of a parsed document.
+    pub fn from_doc(revision: String, kind: ChangeKind, doc: Document) -> ChangeRecord {
+        ChangeRecord {
+            revision,
+            kind,
+            text: std::sync::OnceLock::new(),
+            doc: std::sync::OnceLock::from(doc),
+            rendered: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The document (parsed on first use; text that is not a JSON object,
+    /// which no store writes, reads as an empty document).
+    pub fn doc(&self) -> &Document {
+        self.doc.get_or_init(|| {
+            let text = self.text.get().map(String::as_str).unwrap_or("{}");
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => Document::new(),
+            }
+        })
+    }
+
+    /// The document as JSON text (serialised on first use).
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            serde_json::to_string(self.doc.get().unwrap_or(&Document::new()))
+                .unwrap_or_else(|_| "{}".into())
+        })
+    }
 }
 
 /// An item of a change feed.

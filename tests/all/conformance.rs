@@ -1081,8 +1081,8 @@ async fn next_event(
         if let bcs_storage::store::Change::Event(r) = next_change(feed).await {
             return (
                 r.kind,
-                r.doc["resourceName"].as_str().unwrap_or("?").to_owned(),
-                r.doc["data"]["v"].clone(),
+                r.doc()["resourceName"].as_str().unwrap_or("?").to_owned(),
+                r.doc()["data"]["v"].clone(),
                 r.revision.clone(),
             );
         }

@@ -137,12 +137,9 @@ fn change_of(
         None => return None,
     };
     doc.shift_remove(DELETED_FLAG);
-    Some(Ok(Change::Event(Arc::new(ChangeRecord {
-        revision,
-        kind,
-        doc,
-        rendered: std::sync::OnceLock::new(),
-    }))))
+    Some(Ok(Change::Event(Arc::new(ChangeRecord::from_doc(
+        revision, kind, doc,
+    )))))
 }
 
 /// A new document as stored: `_id` an ObjectId when it is one in hex, the

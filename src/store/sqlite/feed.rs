@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::broadcast;
 
 use super::writer::{CHANGE_ADD, CHANGE_DELETE};
-use super::{Readers, internal, parse_doc};
+use super::{Readers, internal};
 use crate::store::{Change, ChangeFeed, ChangeKind, ChangeRecord, StoreError};
 
 /// Rows read from the change log per statement.
@@ -104,14 +104,14 @@ fn kind_of(code: i64) -> ChangeKind {
 }
 
 fn record(rev: i64, kind: i64, blob: &[u8]) -> Result<Arc<ChangeRecord>, StoreError> {
+    // Only the text: watchers of the collection parse it, once, if needed.
     let text = super::jsonb::to_json(blob)
         .ok_or_else(|| StoreError::Internal("a logged document is not JSONB".into()))?;
-    Ok(Arc::new(ChangeRecord {
-        revision: rev.to_string(),
-        kind: kind_of(kind),
-        doc: parse_doc(&text)?,
-        rendered: std::sync::OnceLock::new(),
-    }))
+    Ok(Arc::new(ChangeRecord::from_text(
+        rev.to_string(),
+        kind_of(kind),
+        text,
+    )))
 }
 
 /// Runs the dispatcher until the writer stops. Reads only while someone
