@@ -247,9 +247,13 @@ impl TestApp {
     pub async fn get(&self, uri: &str) -> Reply {
         self.send("GET", uri, None).await
     }
-    pub async fn put_json(&self, uri: &str, body: &Value) -> Reply {
-        self.send("PUT", uri, Some(body.to_string().as_bytes()))
+    /// Sends `body` as JSON.
+    pub async fn send_json(&self, method: &str, uri: &str, body: &Value) -> Reply {
+        self.send(method, uri, Some(body.to_string().as_bytes()))
             .await
+    }
+    pub async fn put_json(&self, uri: &str, body: &Value) -> Reply {
+        self.send_json("PUT", uri, body).await
     }
     pub async fn delete(&self, uri: &str) -> Reply {
         self.send("DELETE", uri, None).await

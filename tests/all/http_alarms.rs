@@ -6,13 +6,9 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, V1, V4, backends};
 
 async fn post_alarm(app: &TestApp, body: Value) {
-    app.send(
-        "POST",
-        &format!("{V4}/alarms"),
-        Some(body.to_string().as_bytes()),
-    )
-    .await
-    .assert_ok();
+    app.send_json("POST", &format!("{V4}/alarms"), &body)
+        .await
+        .assert_ok();
 }
 
 /// `message` of every item, in reply order.

@@ -29,13 +29,9 @@ async fn cleaning_a_cluster_deletes_only_its_documents_and_can_be_repeated() {
             .await
             .assert_ok();
             let body = json!({"clusterId": c, "name": "x"});
-            app.send(
-                "PUT",
-                &format!("{V4}/dynamic/customresources/Foo"),
-                Some(body.to_string().as_bytes()),
-            )
-            .await
-            .assert_ok();
+            app.send_json("PUT", &format!("{V4}/dynamic/customresources/Foo"), &body)
+                .await
+                .assert_ok();
         }
         let r = app
             .send("DELETE", &format!("{V4}/clusters/C1/data"), None)

@@ -6,13 +6,9 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, V1, V4, backends, cluster_base, extra, ns_base};
 
 async fn put_event(app: &TestApp, body: Value) {
-    app.send(
-        "PUT",
-        &format!("{V4}/events"),
-        Some(body.to_string().as_bytes()),
-    )
-    .await
-    .assert_ok();
+    app.send_json("PUT", &format!("{V4}/events"), &body)
+        .await
+        .assert_ok();
 }
 
 fn event(cluster: &str, id: &str, t: i64, kind: &str, level: &str, ns: &str, rv: &str) -> Value {
@@ -180,13 +176,7 @@ async fn every_filter_is_anded_with_extra_and_paging_spans_clusters() {
         }
         // POST with a flat body is the same request.
         let body = json!({"clusterId": "C1,C2,C3", "kind": "Pod", "length": 2, "offset": "1"});
-        let r = app
-            .send(
-                "POST",
-                &format!("{V4}/events"),
-                Some(body.to_string().as_bytes()),
-            )
-            .await;
+        let r = app.send_json("POST", &format!("{V4}/events"), &body).await;
         r.assert_ok();
         assert_eq!(ids(r.data()), ["e2", "e1"], "{b:?}");
         // field projects.

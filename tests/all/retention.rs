@@ -34,13 +34,9 @@ async fn old_events_and_alarms_go_and_the_alarm_cap_holds() {
             ("a1", 1),
         ] {
             let body = json!({"message": msg, "receivedTime": now_s - age * DAY});
-            app.send(
-                "POST",
-                &format!("{V4}/alarms"),
-                Some(body.to_string().as_bytes()),
-            )
-            .await
-            .assert_ok();
+            app.send_json("POST", &format!("{V4}/alarms"), &body)
+                .await
+                .assert_ok();
         }
         // Events of two clusters, stored as the event routes store them.
         let store = app.store.store.as_ref();
