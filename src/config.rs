@@ -312,7 +312,8 @@ mod tests {
         assert_eq!(s.storage.sqlite.path, PathBuf::from("./data"));
         assert_eq!(s.storage.sqlite.synchronous, Synchronous::Full);
         assert_eq!(s.server.max_body_bytes, 3 * 1024 * 1024);
-        assert!(!s.server.always_http_200);
+        // Go clients check for HTTP 200 before they read `code`.
+        assert!(s.server.always_http_200);
         assert_eq!(s.query.default_limit, 3000);
         assert_eq!(s.storage.mongodb.databases.dynamic, "dynamic");
         // The file on disk is the one compiled in.
@@ -331,7 +332,7 @@ mod tests {
                 ("BCS_STORAGE__SERVER__LISTEN", "0.0.0.0:9090"),
                 ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
                 ("BCS_STORAGE__STORAGE__SQLITE__PATH", "/tmp/x"),
-                ("BCS_STORAGE__SERVER__ALWAYS_HTTP_200", "true"),
+                ("BCS_STORAGE__SERVER__ALWAYS_HTTP_200", "false"),
                 ("BCS_STORAGE__STORAGE__MONGODB__URI", "mongodb://h:1/"),
             ]),
         )
@@ -339,7 +340,7 @@ mod tests {
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:9090");
         assert_eq!(s.storage.backend, Backend::Mongodb);
         assert_eq!(s.storage.sqlite.path, PathBuf::from("/tmp/x"));
-        assert!(s.server.always_http_200);
+        assert!(!s.server.always_http_200);
         assert_eq!(s.storage.mongodb.uri, "mongodb://h:1/");
     }
 

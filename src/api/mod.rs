@@ -50,6 +50,7 @@ pub fn create_app(
     let mut app = App::new()
         .app_data(web::Data::new(svc))
         .app_data(web::Data::new(http))
+        .wrap(from_fn(trim_trailing_slash))
         .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
             status_policy(req, next, always_200)
         }))
@@ -69,6 +70,33 @@ pub fn create_app(
         );
     }
     app.default_service(web::to(route_not_found))
+}
+
+/// `/events/` reaches the handler of `/events`, as it does in the Go
+/// service: one trailing slash is dropped before routing. (Runs of slashes
+/// are left alone: an empty segment inside a path is refused, not merged
+/// into another route.)
+async fn trim_trailing_slash(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = &path[..path.len() - 1];
+        let target = match req.query_string() {
+            "" => trimmed.to_owned(),
+            q => format!("{trimmed}?{q}"),
+        };
+        let mut parts = req.head().uri.clone().into_parts();
+        if let Ok(pq) = actix_web::http::uri::PathAndQuery::try_from(target) {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = actix_web::http::Uri::from_parts(parts) {
+                req.match_info_mut().get_mut().update(&uri);
+                req.head_mut().uri = uri;
+            }
+        }
+    }
+    next.call(req).await
 }
 
 /// With `always_http_200`, envelope replies keep their code but answer 200

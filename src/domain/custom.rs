@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::dynamic::{check_resource_type, check_segment, renderer};
 use super::escape::escape_document;
-use super::params::{ListParams, RawParams, check_path};
+use super::params::{ListParams, ListUse, RawParams, check_path, parse_bool};
 use super::{DomainError, Page, Service};
 use crate::model::{Database, Direction, Filter, Namespace, Query, Sort, date_value};
 
@@ -35,7 +35,7 @@ pub async fn list(
     raw: &RawParams,
 ) -> Result<Page<impl Stream<Item = Result<String, DomainError>> + Send + 'static>, DomainError> {
     let ns = namespace_of(resource_type)?;
-    let p = ListParams::parse(raw, &svc.limits, false)?;
+    let p = ListParams::parse(raw, &svc.limits, ListUse::Read)?;
     let filter = Filter::and(p.filter);
     let total = svc.store.count(&ns, &filter).await?;
     let mut q = Query::new(filter);
@@ -99,16 +99,10 @@ pub async fn delete(
     raw: &RawParams,
 ) -> Result<u64, DomainError> {
     let ns = namespace_of(resource_type)?;
+    raw.refuse_empty()?;
     let delete_all = match raw.single(DELETE_ALL)? {
         None => false,
-        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => true,
-        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => false,
-        Some(v) => {
-            return Err(DomainError::param(
-                DELETE_ALL,
-                format!("{v:?} is not true or false"),
-            ));
-        }
+        Some(v) => parse_bool(DELETE_ALL, v)?,
     };
     let rest = RawParams(
         raw.0
@@ -117,7 +111,7 @@ pub async fn delete(
             .cloned()
             .collect(),
     );
-    let p = ListParams::parse(&rest, &svc.limits, false)?;
+    let p = ListParams::parse(&rest, &svc.limits, ListUse::Delete)?;
     if p.filter.is_empty() && !delete_all {
         return Err(DomainError::param(
             DELETE_ALL,

@@ -6,7 +6,7 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::escape::escape_value;
-use super::params::{ListParams, RawParams};
+use super::params::{ListParams, ListUse, RawParams};
 use super::times::SHADOW_FIELD;
 use super::{DomainError, Service, view};
 use crate::model::{Bound, Database, Filter, Namespace, Query, RangeOp, date_value};
@@ -186,7 +186,7 @@ pub async fn get_one(
     raw: &RawParams,
 ) -> Result<String, DomainError> {
     path.validate()?;
-    let p = ListParams::parse(raw, &svc.limits, false)?;
+    let p = ListParams::parse(raw, &svc.limits, ListUse::Read)?;
     let mut q = read_query(path, p);
     q.skip = 0;
     q.limit = Some(1);
@@ -208,7 +208,7 @@ pub async fn list(
     raw: &RawParams,
 ) -> Result<impl Stream<Item = Result<String, DomainError>> + Send + 'static, DomainError> {
     path.validate()?;
-    let p = ListParams::parse(raw, &svc.limits, false)?;
+    let p = ListParams::parse(raw, &svc.limits, ListUse::Read)?;
     let q = read_query(path, p);
     let stream = svc
         .store
@@ -236,7 +236,7 @@ pub async fn delete_one(
     raw: &RawParams,
 ) -> Result<u64, DomainError> {
     path.validate()?;
-    let p = ListParams::parse(raw, &svc.limits, false)?;
+    let p = ListParams::parse(raw, &svc.limits, ListUse::Delete)?;
     let filter = Filter::and(path.base_filter().into_iter().chain(p.filter));
     Ok(svc.store.delete_many(&path.namespace(), &filter).await?)
 }
@@ -279,7 +279,7 @@ pub async fn delete_batch(
     body: &[u8],
 ) -> Result<u64, DomainError> {
     path.validate()?;
-    let p = ListParams::parse(raw, &svc.limits, true)?;
+    let p = ListParams::parse(raw, &svc.limits, ListUse::BatchDelete)?;
     let (body_begin, body_end) = body_window(body)?;
     let pick = |name: &str, q: Option<i64>, b: Option<i64>| match (q, b) {
         (Some(x), Some(y)) if x != y => Err(DomainError::param(

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::dynamic::{ResourcePath, check_segment, upsert_data};
 use super::escape::escape_value;
 use super::params::{
-    ExtraMode, RawParams, body_instant, body_text, check_path, decode_extra, page_size,
+    ExtraMode, ExtraText, RawParams, body_instant, body_text, check_path, decode_extra, page_size,
     parse_extra, parse_field, parse_offset, time_window,
 };
 use super::{DomainError, Service, view};
@@ -159,6 +159,17 @@ const FILTERS: &[(&str, &str)] = &[
     ("extraInfo.kind", "extraInfo.kind"),
 ];
 
+/// The stored path an `extra` key names. Events have no top-level
+/// `namespace`: the data-watch agent's event sync asks for
+/// `extra={"namespace":"NS"}` meaning the namespace of the event's object.
+fn event_path(key: String) -> String {
+    if key == "namespace" {
+        "extraInfo.namespace".to_owned()
+    } else {
+        key
+    }
+}
+
 /// A page of events.
 pub struct EventPage {
     pub items: Vec<String>,
@@ -217,13 +228,19 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
     }
     parts.extend(time_window(raw, "eventTime", svc.limits.time_zone.0)?);
     if let Some(e) = raw.single("extra")? {
-        parts.extend(parse_extra(e, ExtraMode::In)?);
+        parts.extend(
+            parse_extra(e, ExtraMode::In, ExtraText::Base64OrJson)?
+                .into_iter()
+                .map(|f| match f {
+                    Filter::In(path, values) => Filter::In(event_path(path), values),
+                    other => other,
+                }),
+        );
     }
     if let Some(e) = raw.single("extra_contain")? {
-        for (k, v) in decode_extra(e)
-            .map_err(|_| DomainError::param("extra_contain", "not base64 of a JSON object"))?
-        {
+        for (k, v) in decode_extra("extra_contain", e, ExtraText::Base64OrJson)? {
             check_path("extra_contain", &k)?;
+            let k = event_path(k);
             let Value::String(needle) = v else {
                 return Err(DomainError::param(
                     "extra_contain",

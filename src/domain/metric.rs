@@ -6,7 +6,9 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::dynamic::{check_resource_type, check_segment, parse_put_body, renderer};
-use super::params::{ExtraMode, RawParams, parse_extra, parse_field, parse_limit, parse_offset};
+use super::params::{
+    ExtraMode, ExtraText, RawParams, parse_extra, parse_field, parse_limit, parse_offset,
+};
 use super::{DomainError, Service};
 use crate::model::{Database, Filter, Namespace, Query, date_value};
 
@@ -104,10 +106,7 @@ pub async fn list(
         Value::String(cluster_id.to_owned()),
     )];
     for name in ["namespace", "type", "name"] {
-        for (_, v) in raw.0.iter().filter(|(k, _)| k == name) {
-            if v.is_empty() {
-                return Err(DomainError::param(name, "empty value"));
-            }
+        for (_, v) in raw.0.iter().filter(|(k, v)| k == name && !v.is_empty()) {
             parts.push(Filter::In(
                 name.to_owned(),
                 v.split(',').map(|s| Value::String(s.to_owned())).collect(),
@@ -115,7 +114,7 @@ pub async fn list(
         }
     }
     if let Some(e) = raw.single("extra")? {
-        parts.extend(parse_extra(e, ExtraMode::Equal)?);
+        parts.extend(parse_extra(e, ExtraMode::Equal, ExtraText::Base64OrJson)?);
     }
     let mut q = Query::new(Filter::and(parts));
     q.projection = parse_field(raw)?;

@@ -26,12 +26,14 @@ impl RawParams {
         )
     }
 
-    /// The single value of a parameter; a repeated one is an error.
+    /// The single value of a parameter; a repeated one is an error. An
+    /// empty value (`limit=`) is absent, as in the Go service, whose
+    /// clients send unset fields that way.
     pub fn single(&self, name: &str) -> Result<Option<&str>, DomainError> {
         let mut found = self
             .0
             .iter()
-            .filter(|(k, _)| k == name)
+            .filter(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str());
         let first = found.next();
         if found.next().is_some() {
@@ -39,6 +41,30 @@ impl RawParams {
         }
         Ok(first)
     }
+
+    /// Refuses any empty value: on a DELETE, leaving a filter out because
+    /// its value is empty would delete more than the client named.
+    pub fn refuse_empty(&self) -> Result<(), DomainError> {
+        match self.0.iter().find(|(_, v)| v.is_empty()) {
+            Some((k, _)) => Err(DomainError::param(
+                k,
+                "empty value; on a DELETE an empty parameter would widen what is deleted, \
+                 so leave it out instead",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a list of the dynamic routes is parsed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListUse {
+    /// A read: empty values are absent.
+    Read,
+    /// A delete of what the filters match: empty values are refused.
+    Delete,
+    /// A batch delete, which also takes the `updateTimeBegin/End` window.
+    BatchDelete,
 }
 
 /// How `extra` keys become conditions.
@@ -76,26 +102,32 @@ const RESERVED: &[&str] = &[
 ];
 
 impl ListParams {
-    /// Parses every parameter; `window` accepts `updateTimeBegin/End`.
+    /// Parses every parameter; a batch delete also takes the
+    /// `updateTimeBegin/End` window.
     pub fn parse(
         raw: &RawParams,
         limits: &QuerySettings,
-        window: bool,
+        usage: ListUse,
     ) -> Result<ListParams, DomainError> {
+        if usage != ListUse::Read {
+            raw.refuse_empty()?;
+        }
+        let window = usage == ListUse::BatchDelete;
         let mut filter = Vec::new();
         for (k, v) in &raw.0 {
-            if RESERVED.contains(&k.as_str()) {
+            if RESERVED.contains(&k.as_str()) || v.is_empty() {
                 continue;
             }
             check_path(k, k)?;
-            if v.is_empty() {
-                return Err(DomainError::param(k, "empty value"));
-            }
             let values = v.split(',').map(|s| Value::String(s.to_owned())).collect();
             filter.push(Filter::In(k.clone(), values));
         }
         if let Some(e) = raw.single("extra")? {
-            filter.extend(parse_extra(e, ExtraMode::Equal)?);
+            let text = match usage {
+                ListUse::Read => ExtraText::Base64OrJson,
+                ListUse::Delete | ListUse::BatchDelete => ExtraText::Base64,
+            };
+            filter.extend(parse_extra(e, ExtraMode::Equal, text)?);
         }
         if let Some(sel) = raw.single("labelSelector")? {
             let f = parse_selector(sel).map_err(|why| DomainError::param("labelSelector", why))?;
@@ -120,9 +152,6 @@ impl ListParams {
             for name in ["updateTimeBegin", "updateTimeEnd"] {
                 if let Some(v) = raw.single(name)? {
                     // Outside batch deletes these are ordinary filters.
-                    if v.is_empty() {
-                        return Err(DomainError::param(name, "empty value"));
-                    }
                     filter.push(Filter::In(
                         name.to_owned(),
                         v.split(',').map(|s| Value::String(s.to_owned())).collect(),
@@ -138,6 +167,21 @@ impl ListParams {
             window_begin,
             window_end,
         })
+    }
+}
+
+/// A boolean parameter, in exactly the forms Go's `strconv.ParseBool`
+/// accepts; anything else is refused rather than read as false.
+pub fn parse_bool(name: &str, v: &str) -> Result<bool, DomainError> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(DomainError::param(
+            name,
+            format!(
+                "{v:?} is not a boolean (1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False)"
+            ),
+        )),
     }
 }
 
@@ -253,10 +297,7 @@ pub fn body_instant(
 /// `field`: the projection, from every `field` parameter.
 pub fn parse_field(raw: &RawParams) -> Result<Option<Projection>, DomainError> {
     let mut paths = Vec::new();
-    for (_, v) in raw.0.iter().filter(|(k, _)| k == "field") {
-        if v.is_empty() {
-            return Err(DomainError::param("field", "empty value"));
-        }
+    for (_, v) in raw.0.iter().filter(|(k, v)| k == "field" && !v.is_empty()) {
         for p in v.split(',') {
             check_path("field", p)?;
             paths.push(p.to_owned());
@@ -306,9 +347,24 @@ pub fn parse_instant(name: &str, v: &str) -> Result<i64, DomainError> {
         })
 }
 
-/// Decodes `extra` (base64 of a JSON object) into conditions.
-pub fn parse_extra(encoded: &str, mode: ExtraMode) -> Result<Vec<Filter>, DomainError> {
-    let obj = decode_extra(encoded)?;
+/// Which encodings of `extra` a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraText {
+    /// Base64 of a JSON object only: deletes, where a value misread as no
+    /// condition would delete more than asked.
+    Base64,
+    /// Base64, or the JSON object itself: read routes, where older
+    /// data-watch agents send `extra={"namespace":"NS"}` unencoded.
+    Base64OrJson,
+}
+
+/// Decodes `extra` into conditions.
+pub fn parse_extra(
+    encoded: &str,
+    mode: ExtraMode,
+    text: ExtraText,
+) -> Result<Vec<Filter>, DomainError> {
+    let obj = decode_extra("extra", encoded, text)?;
     for v in obj.values() {
         super::escape::check_depth(v, "extra")?;
     }
@@ -330,19 +386,42 @@ pub fn parse_extra(encoded: &str, mode: ExtraMode) -> Result<Vec<Filter>, Domain
     Ok(out)
 }
 
-/// Base64 (standard or URL-safe, padded or not) of a JSON object.
-pub fn decode_extra(encoded: &str) -> Result<Map<String, Value>, DomainError> {
+/// Base64 (standard or URL-safe, padded or not) of a JSON object, or where
+/// `text` allows it the JSON object itself (no base64 text starts with `{`,
+/// so the two never mix). `name` is the parameter, for messages.
+pub fn decode_extra(
+    name: &str,
+    encoded: &str,
+    text: ExtraText,
+) -> Result<Map<String, Value>, DomainError> {
+    let trimmed = encoded.trim();
+    if trimmed.starts_with('{') {
+        if text == ExtraText::Base64 {
+            return Err(DomainError::param(
+                name,
+                "is a JSON object, not base64 of one; on a DELETE only base64 is taken",
+            ));
+        }
+        return match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(DomainError::param(name, "is not a JSON object")),
+            Err(e) => Err(DomainError::param(
+                name,
+                format!("is neither base64 nor a valid JSON object: {e}"),
+            )),
+        };
+    }
     // A '+' that was not percent-encoded arrives as a space.
-    let text = encoded.trim().replace(' ', "+");
+    let b64 = trimmed.replace(' ', "+");
     let bytes = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
         .iter()
-        .find_map(|engine| engine.decode(&text).ok())
-        .ok_or_else(|| DomainError::param("extra", "not valid base64"))?;
+        .find_map(|engine| engine.decode(&b64).ok())
+        .ok_or_else(|| DomainError::param(name, "not valid base64 (of a JSON object)"))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(DomainError::param("extra", "decoded JSON is not an object")),
+        Ok(_) => Err(DomainError::param(name, "decoded JSON is not an object")),
         Err(e) => Err(DomainError::param(
-            "extra",
+            name,
             format!("decoded value is not valid JSON: {e}"),
         )),
     }
@@ -370,7 +449,7 @@ mod tests {
     }
 
     fn parse(q: &str) -> Result<ListParams, DomainError> {
-        ListParams::parse(&RawParams::parse(q), &limits(), false)
+        ListParams::parse(&RawParams::parse(q), &limits(), ListUse::Read)
     }
 
     fn b64(v: Value) -> String {
@@ -399,7 +478,6 @@ mod tests {
         assert_eq!(name("limit=-1"), "limit");
         assert_eq!(name("offset=x"), "offset");
         assert_eq!(name("limit=50001"), "limit");
-        assert_eq!(name("hostIp="), "hostIp");
         assert_eq!(name("a..b=1"), "a..b");
         assert_eq!(name("%24where=1"), "$where");
         assert_eq!(name("extra=%%%"), "extra");
@@ -415,8 +493,56 @@ mod tests {
         );
         assert_eq!(name("labelSelector=app%20in%20(a"), "labelSelector");
         assert_eq!(name("updateTimeBefore=yesterday"), "updateTimeBefore");
-        assert_eq!(name("field="), "field");
+        assert_eq!(name("field=a..b"), "field");
         assert_eq!(name("limit=1&limit=2"), "limit");
+    }
+
+    #[test]
+    fn empty_values_are_absent_on_reads_and_refused_on_deletes() {
+        let q = "hostIp=&limit=&offset=&field=&extra=&labelSelector=&updateTimeBefore=";
+        let p = parse(q).expect("empty values are absent");
+        assert!(p.filter.is_empty());
+        assert!(p.projection.is_none());
+        assert_eq!((p.skip, p.limit), (0, 3000));
+        for usage in [ListUse::Delete, ListUse::BatchDelete] {
+            for q in ["hostIp=", "extra=", "updateTimeBegin=", "limit="] {
+                let err = ListParams::parse(&RawParams::parse(q), &limits(), usage);
+                assert!(
+                    matches!(&err, Err(DomainError::InvalidParameter(n, _)) if q.starts_with(n.as_str())),
+                    "{q}: {err:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn raw_json_extra_is_read_only_where_it_cannot_widen_a_delete() {
+        let raw = r#"{"namespace": "ns 1"}"#;
+        let f = parse_extra(raw, ExtraMode::In, ExtraText::Base64OrJson).expect("JSON object");
+        assert_eq!(f, vec![Filter::In("namespace".into(), vec![json!("ns 1")])]);
+        for bad in [r#"{"namespace": "#, "[1]", r#"{"a": {"$gt": 1}}"#] {
+            assert!(parse_extra(bad, ExtraMode::In, ExtraText::Base64OrJson).is_err());
+        }
+        assert!(parse_extra(raw, ExtraMode::Equal, ExtraText::Base64).is_err());
+        let q = format!(
+            "extra={}",
+            form_urlencoded::byte_serialize(raw.as_bytes()).collect::<String>()
+        );
+        assert_eq!(parse(&q).expect("read").filter.len(), 1);
+        assert!(ListParams::parse(&RawParams::parse(&q), &limits(), ListUse::Delete).is_err());
+    }
+
+    #[test]
+    fn booleans_take_exactly_go_forms() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_bool("b", t).ok(), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_bool("b", f).ok(), Some(false), "{f}");
+        }
+        for bad in ["", "yes", "no", "tRUE", " true", "2"] {
+            assert!(parse_bool("b", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -428,14 +554,18 @@ mod tests {
             URL_SAFE.encode(&text),
             STANDARD_NO_PAD.encode(&text),
         ] {
-            let f = parse_extra(&enc, ExtraMode::Equal).expect("decodes");
+            let f = parse_extra(&enc, ExtraMode::Equal, ExtraText::Base64).expect("decodes");
             assert_eq!(
                 f,
                 vec![Filter::Eq("data.metadata.name".into(), json!("p1?>"))]
             );
         }
-        let f =
-            parse_extra(&b64(json!({"ns": "a", "l": ["x", "y"]})), ExtraMode::In).expect("decodes");
+        let f = parse_extra(
+            &b64(json!({"ns": "a", "l": ["x", "y"]})),
+            ExtraMode::In,
+            ExtraText::Base64,
+        )
+        .expect("decodes");
         assert_eq!(f[0], Filter::In("ns".into(), vec![json!("a")]));
         assert_eq!(f[1], Filter::In("l".into(), vec![json!("x"), json!("y")]));
     }
@@ -456,10 +586,10 @@ mod tests {
     #[test]
     fn window_is_only_read_for_batch_deletes() {
         let raw = RawParams::parse("updateTimeBegin=10&updateTimeEnd=20");
-        let p = ListParams::parse(&raw, &limits(), true).expect("valid");
+        let p = ListParams::parse(&raw, &limits(), ListUse::BatchDelete).expect("valid");
         assert_eq!((p.window_begin, p.window_end), (Some(10), Some(20)));
         assert!(p.filter.is_empty());
         let bad = RawParams::parse("updateTimeBegin=soon");
-        assert!(ListParams::parse(&bad, &limits(), true).is_err());
+        assert!(ListParams::parse(&bad, &limits(), ListUse::BatchDelete).is_err());
     }
 }

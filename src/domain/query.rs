@@ -10,7 +10,10 @@ use futures::{Stream, StreamExt};
 use serde_json::{Map, Value};
 
 use super::dynamic::{DYNAMIC_KEY, check_segment, renderer};
-use super::params::{ExtraMode, RawParams, parse_extra, parse_field, parse_limit, parse_offset};
+use super::params::{
+    ExtraMode, ExtraText, RawParams, parse_bool, parse_extra, parse_field, parse_limit,
+    parse_offset,
+};
 use super::times::{parse_time, shadow_path};
 use super::{DomainError, Service};
 use crate::config::QuerySettings;
@@ -41,7 +44,7 @@ pub enum Ty {
     Str,
     /// Comma-separated integers, compared as numbers.
     Int,
-    /// `true`/`1` (any case) is true, anything else false.
+    /// A boolean in the forms of Go's `strconv.ParseBool`; others are 400s.
     Bool,
     /// `<name>Begin` / `<name>End`: exclusive bounds, compared as instants.
     Time,
@@ -513,10 +516,10 @@ impl QueryRequest {
         if let Some(e) = raw.single("extra")?
             && !e.trim().is_empty()
         {
-            filter.extend(parse_extra(e, ExtraMode::In)?);
+            filter.extend(parse_extra(e, ExtraMode::In, ExtraText::Base64OrJson)?);
         }
         let used = match raw.single("used")? {
-            Some(v) => truthy(v),
+            Some(v) => parse_bool("used", v)?,
             None => false,
         };
         Ok(QueryRequest {
@@ -527,11 +530,6 @@ impl QueryRequest {
             used,
         })
     }
-}
-
-fn truthy(v: &str) -> bool {
-    let v = v.trim();
-    v == "1" || v.eq_ignore_ascii_case("true")
 }
 
 fn strings(v: &str) -> Vec<Value> {
@@ -570,7 +568,7 @@ fn condition(
             }
             Filter::In(path, values)
         }
-        Ty::Bool if k == param.name => Filter::Eq(path, Value::Bool(truthy(v))),
+        Ty::Bool if k == param.name => Filter::Eq(path, Value::Bool(parse_bool(k, v)?)),
         Ty::Time => {
             let op = match k.strip_prefix(param.name) {
                 Some("Begin") => RangeOp::Gt,
@@ -800,11 +798,18 @@ mod tests {
             r.filter,
             vec![Filter::Eq("data.is_in_rolling".into(), json!(true))]
         );
-        let r = parse((Env::Mesos, "deployment"), "isInRolling=no").expect("valid");
+        let r = parse((Env::Mesos, "deployment"), "isInRolling=f").expect("valid");
         assert_eq!(
             r.filter,
             vec![Filter::Eq("data.is_in_rolling".into(), json!(false))]
         );
+        // Only Go's strconv.ParseBool forms: a typo is not silently false.
+        for bad in ["no", "yes", "tRUE", "2", " true"] {
+            assert!(
+                parse((Env::Mesos, "deployment"), &format!("isInRolling={bad}")).is_err(),
+                "{bad}"
+            );
+        }
         let r = parse(
             (Env::K8s, "pod"),
             "startTimeBegin=1509423130&startTimeEnd=2017-10-31%2004:12:10",

@@ -71,6 +71,9 @@ impl TestStore {
             s.storage.sqlite.path = dir.path().to_path_buf();
             s.storage.sqlite.synchronous = bcs_storage::config::Synchronous::Normal;
             s.storage.sqlite.read_connections = 2;
+            // Tests read real statuses; the Go-client tests (go_wire) and the
+            // tests of the shipped default set it back to true.
+            s.server.always_http_200 = false;
             if backend == Backend::Mongo {
                 s.storage.backend = bcs_storage::config::Backend::Mongodb;
                 s.storage.mongodb.uri = std::env::var(MONGO_ENV).expect("mongo uri");

@@ -168,7 +168,7 @@ async fn bad_alarms_and_bad_parameters_are_400s() {
         }
         for (q, name) in [
             ("timeBegin=abc", "timeBegin"),
-            ("timeEnd=", "timeEnd"),
+            ("timeEnd=x", "timeEnd"),
             ("length=-1", "length"),
             ("length=x", "length"),
             ("length=50001", "length"),

@@ -292,7 +292,8 @@ fn b(param: &'static str, path: &'static str) -> Field {
             (format!("{param}=1"), pick(&[0])),
             (format!("{param}=false"), pick(&[1])),
             (format!("{param}=0"), pick(&[1])),
-            (format!("{param}=yes"), pick(&[1])),
+            (format!("{param}=F"), pick(&[1])),
+            (format!("{param}=True"), pick(&[0])),
         ],
     }
 }
@@ -1483,7 +1484,7 @@ async fn namespace_routes_aggregate_namespaces_of_one_cluster() {
             r.assert_ok();
             assert_eq!(r.data(), &json!([]), "{ctx}: empty");
             // Without used (or used=0): the Namespace documents.
-            for q in ["", "used=0", "used=no"] {
+            for q in ["", "used=0", "used=false", "used="] {
                 assert_eq!(
                     names_both(&app, &url, q, &ctx).await,
                     strings(&["default", "kube-system", "old"]),
@@ -1910,6 +1911,11 @@ async fn bad_parameters_are_400_naming_the_parameter() {
             ("k8s", "pod", "limit=50001".into(), "limit"),
             ("mesos", "namespace", "limit=x".into(), "limit"),
             ("k8s", "namespace", "used=1&offset=-5".into(), "offset"),
+            // Booleans in Go's strconv.ParseBool forms only: a typo is not
+            // silently false.
+            ("k8s", "namespace", "used=no".into(), "used"),
+            ("mesos", "deployment", "isInRolling=yes".into(), "isInRolling"),
+            ("mesos", "exportservice", "sslCert=tRuE".into(), "sslCert"),
         ];
         for e in &bad_extras {
             cases.push(("k8s", "pod", format!("extra={e}"), "extra"));
@@ -1949,6 +1955,12 @@ async fn bad_parameters_are_400_naming_the_parameter() {
                 "startTimeEnd",
             ),
             ("k8s", "pod", r#"{"offset": -1}"#.into(), "offset"),
+            (
+                "mesos",
+                "deployment",
+                r#"{"isInRolling": "yes"}"#.into(),
+                "isInRolling",
+            ),
             ("k8s", "pod", r#"{"limit": "x"}"#.into(), "limit"),
             ("k8s", "pod", r#"{"limit": 50001}"#.into(), "limit"),
             (
