@@ -124,15 +124,39 @@ pub async fn delete(
     Ok(svc.store.delete_many(&ns, &Filter::and(p.filter)).await?)
 }
 
-/// Parses an index key document: `{"field": 1, ...}` (numbers or
-/// canonical Extended JSON `{"$numberInt": "1"}`, ascending or descending).
+/// Parses index keys: a key document `{"field": 1, ...}` (numbers or
+/// canonical Extended JSON `{"$numberInt": "1"}`, ascending or descending),
+/// or the list the Go storage SDK sends, `json.Marshal` of a `bson.D`:
+/// `[{"Key": "field", "Value": 1}, ...]`.
 fn index_fields(body: &[u8]) -> Result<Vec<String>, DomainError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| DomainError::InvalidBody(format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(keys) = v else {
-        return Err(DomainError::InvalidBody(
-            "request body must be the index keys, such as {\"clusterId\": 1, \"name\": 1}".into(),
-        ));
+    let keys: Vec<(String, Value)> = match v {
+        Value::Object(keys) => keys.into_iter().collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(mut e) if e.len() == 2 => {
+                    match (e.remove("Key"), e.remove("Value")) {
+                        (Some(Value::String(k)), Some(v)) => Ok((k, v)),
+                        _ => Err(()),
+                    }
+                }
+                _ => Err(()),
+            })
+            .collect::<Result<_, ()>>()
+            .map_err(|()| {
+                DomainError::InvalidBody(
+                    "a list of index keys must hold {\"Key\": field, \"Value\": 1 or -1} objects"
+                        .into(),
+                )
+            })?,
+        _ => {
+            return Err(DomainError::InvalidBody(
+                "request body must be the index keys, such as {\"clusterId\": 1, \"name\": 1}"
+                    .into(),
+            ));
+        }
     };
     if keys.is_empty() {
         return Err(DomainError::InvalidBody("the index has no keys".into()));
@@ -153,6 +177,11 @@ fn index_fields(body: &[u8]) -> Result<Vec<String>, DomainError> {
         if !matches!(n, Some(x) if x == 1.0 || x == -1.0) {
             return Err(DomainError::InvalidBody(format!(
                 "index key {k:?} must be 1 or -1, not {v}"
+            )));
+        }
+        if fields.contains(&k) {
+            return Err(DomainError::InvalidBody(format!(
+                "index key {k:?} is given twice"
             )));
         }
         fields.push(k);
@@ -204,8 +233,24 @@ mod tests {
             index_fields(br#"{"clusterId": 1, "name": {"$numberInt": "-1"}}"#).ok(),
             Some(vec!["clusterId".to_owned(), "name".to_owned()])
         );
+        // The storage SDK's bson.D, as encoding/json writes it.
+        assert_eq!(
+            index_fields(
+                br#"[{"Key":"data.metadata.name","Value":1},{"Key":"clusterId","Value":-1}]"#
+            )
+            .ok(),
+            Some(vec![
+                "data.metadata.name".to_owned(),
+                "clusterId".to_owned()
+            ])
+        );
         for bad in [
             &br#"{}"#[..],
+            br#"null"#,
+            br#"[]"#,
+            br#"[{"Key":"a"}]"#,
+            br#"[{"Key":"a","Value":1},{"Key":"a","Value":1}]"#,
+            br#"[{"key":"a","value":1}]"#,
             br#"[1]"#,
             br#"{"a": 2}"#,
             br#"{"a": "1"}"#,

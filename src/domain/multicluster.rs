@@ -13,10 +13,12 @@ use super::labels::parse_selector;
 use super::params::check_path;
 use super::{DomainError, Page, Service};
 use crate::model::{
-    Bound, Database, Direction, Filter, Namespace, Projection, Query, RangeOp, Sort,
+    Bound, Database, Direction, Filter, Namespace, Projection, Query, RangeOp, Sort, ValueType,
 };
 
-/// The request body (Go field names, as the running service decodes them).
+/// The request body, as Go's `encoding/json` writes the Go request type
+/// (`MulticlusterListReqParams`): Go field names, zero values present, and
+/// `null` for a nil slice, map or pointer, which means absent.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
@@ -25,25 +27,30 @@ struct Body {
     #[serde(default)]
     limit: Option<i64>,
     #[serde(default, rename = "clusteredNamespaces")]
-    clustered_namespaces: Vec<ClusteredNamespaces>,
+    clustered_namespaces: Option<Vec<Option<ClusteredNamespaces>>>,
     #[serde(default)]
     field: Option<String>,
     #[serde(default, rename = "labelSelector")]
     label_selector: Option<String>,
     #[serde(default)]
-    conditions: Vec<Condition>,
+    conditions: Option<Vec<Option<Condition>>>,
+    /// `{path: 1 | -1}`, applied in the order given (a Go map writes its
+    /// keys sorted).
+    #[serde(default)]
+    sort: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClusteredNamespaces {
     #[serde(default, rename = "clusterId")]
-    cluster_id: String,
+    cluster_id: Option<String>,
     #[serde(default)]
-    namespaces: Vec<String>,
+    namespaces: Option<Vec<String>>,
 }
 
-/// A condition tree node: `{"Op": ..., "Value": {path: value}, "Children": [...]}`.
+/// A condition tree node of `bcs-common/pkg/odm/operator`, whose Go type has
+/// no json tags: `{"Op": ..., "Value": {path: value}, "Children": [...]}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Condition {
@@ -52,11 +59,15 @@ struct Condition {
     #[serde(default, rename = "Value", alias = "value")]
     value: Option<Map<String, Value>>,
     #[serde(default, rename = "Children", alias = "children")]
-    children: Vec<Condition>,
+    children: Option<Vec<Option<Condition>>>,
 }
 
 /// Deepest condition tree accepted.
 const MAX_DEPTH: usize = 32;
+
+/// Every operator of `bcs-common/pkg/odm/operator`.
+const OPERATORS: &str =
+    "tr, eq, ne, lt, lte, gt, gte, in, nin, con, exists, type, and, or, nor, not, match";
 
 fn bad(why: impl Into<String>) -> DomainError {
     DomainError::param("conditions", why)
@@ -68,26 +79,48 @@ impl Condition {
             return Err(bad(format!("nested deeper than {MAX_DEPTH} levels")));
         }
         let op = self.op.to_ascii_lowercase();
-        let children = || -> Result<Vec<Filter>, DomainError> {
+        let children: Vec<&Condition> = self.children.iter().flatten().flatten().collect();
+        let branch = || -> Result<Vec<Filter>, DomainError> {
             if self.value.as_ref().is_some_and(|v| !v.is_empty()) {
                 return Err(bad(format!("{:?} takes Children, not a Value", self.op)));
             }
-            self.children
-                .iter()
-                .map(|c| c.to_filter(depth + 1))
-                .collect()
+            children.iter().map(|c| c.to_filter(depth + 1)).collect()
         };
         match op.as_str() {
-            "and" => return Ok(Filter::And(children()?)),
-            "or" => return Ok(Filter::Or(children()?)),
-            "nor" => return Ok(Filter::Not(Box::new(Filter::Or(children()?)))),
-            "not" => return Ok(Filter::Not(Box::new(Filter::And(children()?)))),
+            "and" | "match" => return Ok(Filter::And(branch()?)),
+            "or" => return Ok(Filter::Or(branch()?)),
+            "nor" => return Ok(Filter::Not(Box::new(Filter::Or(branch()?)))),
+            // The console writes "label k is not v" as a `not` leaf with a
+            // Value (which the Go service could not run): not equal.
+            "not" if children.is_empty() && self.value.as_ref().is_some_and(|v| !v.is_empty()) => {
+                let eq = Condition {
+                    op: "eq".into(),
+                    value: self.value.clone(),
+                    children: None,
+                };
+                return Ok(Filter::Not(Box::new(eq.to_filter(depth)?)));
+            }
+            "not" if children.is_empty() => {
+                return Err(bad(format!("{:?} needs Children or a Value", self.op)));
+            }
+            "not" => return Ok(Filter::Not(Box::new(Filter::And(branch()?)))),
             _ => {}
         }
-        if !self.children.is_empty() {
+        if !children.is_empty() {
             return Err(bad(format!("{:?} takes a Value, not Children", self.op)));
         }
-        let Some(value) = self.value.as_ref().filter(|v| !v.is_empty()) else {
+        // `tr` (operator.EmptyCondition) matches every document.
+        if op == "tr" {
+            return Ok(Filter::all());
+        }
+        if !is_leaf_operator(&op) {
+            return Err(bad(format!(
+                "unknown operator {:?} (one of {OPERATORS})",
+                self.op
+            )));
+        }
+        // Go cannot send a leaf without a Value map: it panics on one.
+        let Some(value) = self.value.as_ref() else {
             return Err(bad(format!("{:?} needs a Value object", self.op)));
         };
         let mut parts = Vec::with_capacity(value.len());
@@ -98,8 +131,16 @@ impl Condition {
             }
             parts.push(leaf(&op, &self.op, path, v)?);
         }
+        // An empty Value map is `{}`: every document, as in Go.
         Ok(Filter::and(parts))
     }
+}
+
+fn is_leaf_operator(op: &str) -> bool {
+    matches!(
+        op,
+        "eq" | "ne" | "lt" | "lte" | "gt" | "gte" | "in" | "nin" | "con" | "exists" | "type"
+    )
 }
 
 fn leaf(op: &str, raw_op: &str, path: &str, v: &Value) -> Result<Filter, DomainError> {
@@ -116,9 +157,11 @@ fn leaf(op: &str, raw_op: &str, path: &str, v: &Value) -> Result<Filter, DomainE
         };
         Ok(Filter::Range(p.clone(), op, bound))
     };
+    // A nil Go slice is `null`: an empty list.
     let list = || -> Result<Vec<Value>, DomainError> {
         match v {
             Value::Array(items) => Ok(items.clone()),
+            Value::Null => Ok(Vec::new()),
             other => Err(bad(format!(
                 "{raw_op:?} on {path:?} needs an array, not {other}"
             ))),
@@ -141,20 +184,87 @@ fn leaf(op: &str, raw_op: &str, path: &str, v: &Value) -> Result<Filter, DomainE
                 )));
             }
         },
-        "exists" => match v {
-            Value::Bool(b) => Filter::Exists(p, *b),
-            other => {
-                return Err(bad(format!(
-                    "\"exists\" on {path:?} needs true or false, not {other}"
-                )));
-            }
-        },
+        // MongoDB reads `$exists` as a truth value: false, 0 and null are
+        // false, anything else (the console sends "") true.
+        "exists" => Filter::Exists(
+            p,
+            match v {
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::Null => false,
+                _ => true,
+            },
+        ),
+        "type" => Filter::Type(p, value_types(raw_op, path, v)?),
         _ => {
             return Err(bad(format!(
-                "unknown operator {raw_op:?} (eq, ne, lt, lte, gt, gte, in, nin, con, exists, and, or, nor, not)"
+                "unknown operator {raw_op:?} (one of {OPERATORS})"
             )));
         }
     })
+}
+
+/// The types a `type` condition names: `$type` aliases or numbers, one or
+/// a list. Types no stored JSON value can have (binData, regex, decimal
+/// ...) are valid and match nothing; `number` is every numeric type.
+fn value_types(raw_op: &str, path: &str, v: &Value) -> Result<Vec<ValueType>, DomainError> {
+    let items: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let name = match item {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => match n.as_i64() {
+                Some(code) => code.to_string(),
+                None => String::new(),
+            },
+            _ => String::new(),
+        };
+        let types: &[ValueType] = match name.as_str() {
+            "double" | "1" => &[ValueType::Double],
+            "string" | "2" => &[ValueType::String],
+            "object" | "3" => &[ValueType::Object],
+            "array" | "4" => &[ValueType::Array],
+            "objectId" | "7" => &[ValueType::ObjectId],
+            "bool" | "8" => &[ValueType::Bool],
+            "date" | "9" => &[ValueType::Date],
+            "null" | "10" => &[ValueType::Null],
+            "int" | "16" => &[ValueType::Int],
+            "long" | "18" => &[ValueType::Long],
+            "number" => &[ValueType::Double, ValueType::Int, ValueType::Long],
+            "binData"
+            | "5"
+            | "undefined"
+            | "6"
+            | "regex"
+            | "11"
+            | "dbPointer"
+            | "12"
+            | "javascript"
+            | "13"
+            | "symbol"
+            | "14"
+            | "javascriptWithScope"
+            | "15"
+            | "timestamp"
+            | "17"
+            | "decimal"
+            | "19"
+            | "minKey"
+            | "-1"
+            | "maxKey"
+            | "127" => &[],
+            _ => {
+                return Err(bad(format!(
+                    "{raw_op:?} on {path:?} needs a BSON type name or number, not {item}"
+                )));
+            }
+        };
+        out.extend_from_slice(types);
+    }
+    Ok(out)
 }
 
 fn has_operator(v: &Value) -> bool {
@@ -186,30 +296,39 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
     super::escape::check_depth(&value, "body")?;
     let body: Body = serde_json::from_value(value)
         .map_err(|e| DomainError::InvalidBody(format!("request body is not valid: {e}")))?;
-    if body.clustered_namespaces.is_empty() {
+    // A nil pointer in the list is no entry.
+    let entries: Vec<&ClusteredNamespaces> = body
+        .clustered_namespaces
+        .iter()
+        .flatten()
+        .flatten()
+        .collect();
+    if entries.is_empty() {
         return Err(DomainError::param(
             "clusteredNamespaces",
             "names no cluster; give at least one {\"clusterId\": ...}",
         ));
     }
-    let mut scopes = Vec::with_capacity(body.clustered_namespaces.len());
-    for (i, entry) in body.clustered_namespaces.iter().enumerate() {
-        if entry.cluster_id.trim().is_empty() {
+    let mut scopes = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let cluster_id = entry.cluster_id.as_deref().unwrap_or_default();
+        if cluster_id.trim().is_empty() {
             return Err(DomainError::param(
                 "clusteredNamespaces",
                 format!("entry {i} has no clusterId"),
             ));
         }
-        check_segment("clusterId", &entry.cluster_id)?;
+        check_segment("clusterId", cluster_id)?;
         let mut parts = vec![Filter::Eq(
             "clusterId".into(),
-            Value::String(entry.cluster_id.clone()),
+            Value::String(cluster_id.to_owned()),
         )];
-        if !entry.namespaces.is_empty() {
+        // Nil or empty: every namespace of the cluster (and its
+        // cluster-scoped documents).
+        if let Some(namespaces) = entry.namespaces.as_ref().filter(|n| !n.is_empty()) {
             parts.push(Filter::In(
                 "namespace".into(),
-                entry
-                    .namespaces
+                namespaces
                     .iter()
                     .map(|n| Value::String(n.clone()))
                     .collect(),
@@ -218,7 +337,7 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
         scopes.push(Filter::and(parts));
     }
     let mut filter = vec![Filter::Or(scopes)];
-    for c in &body.conditions {
+    for c in body.conditions.iter().flatten().flatten() {
         filter.push(c.to_filter(1)?);
     }
     if let Some(sel) = body
@@ -257,10 +376,37 @@ fn parse(body: &[u8], svc: &Service) -> Result<Request, DomainError> {
     };
     let mut query = Query::new(Filter::and(filter));
     query.projection = projection;
-    query.sort = Sort::Fields(vec![("createTime".into(), Direction::Desc)]);
+    query.sort = sort_of(body.sort.as_ref())?;
     query.skip = offset;
     query.limit = Some(limit);
     Ok(Request { query })
+}
+
+/// The order of a list: the body's `sort` map (`{path: 1 | -1}`) with ties
+/// broken by `_id` so that paging is stable; without one, newest first.
+fn sort_of(sort: Option<&Map<String, Value>>) -> Result<Sort, DomainError> {
+    let Some(map) = sort.filter(|m| !m.is_empty()) else {
+        return Ok(Sort::Fields(vec![("createTime".into(), Direction::Desc)]));
+    };
+    let mut fields = Vec::with_capacity(map.len() + 1);
+    for (path, dir) in map {
+        check_path("sort", path)?;
+        let dir = match dir.as_i64() {
+            Some(1) => Direction::Asc,
+            Some(-1) => Direction::Desc,
+            _ => {
+                return Err(DomainError::param(
+                    "sort",
+                    format!("the order of {path:?} must be 1 or -1, not {dir}"),
+                ));
+            }
+        };
+        fields.push((path.clone(), dir));
+    }
+    if !map.contains_key("_id") {
+        fields.push(("_id".into(), Direction::Asc));
+    }
+    Ok(Sort::Fields(fields))
 }
 
 /// Runs a multi-cluster list of `resource_type`.
@@ -332,10 +478,100 @@ mod tests {
     }
 
     #[test]
+    fn go_marshalled_conditions_are_read() {
+        // operator.EmptyCondition and a leaf as encoding/json writes them.
+        assert_eq!(
+            cond(json!({"Op": "tr", "Value": {}, "Children": null})).ok(),
+            Some(Filter::all())
+        );
+        assert_eq!(
+            cond(json!({"Op": "eq", "Value": {"a": 1}, "Children": null})).ok(),
+            Some(Filter::Eq("a".into(), json!(1)))
+        );
+        assert_eq!(
+            cond(json!({"Op": "and", "Value": null, "Children": [
+                {"Op": "in", "Value": {"n": null}, "Children": null},
+                null,
+                {"Op": "type", "Value": {"t": ["number", 2, "regex"]}, "Children": null},
+                {"Op": "exists", "Value": {"e": 1}, "Children": null}
+            ]}))
+            .ok(),
+            Some(Filter::And(vec![
+                Filter::In("n".into(), vec![]),
+                Filter::Type(
+                    "t".into(),
+                    vec![
+                        ValueType::Double,
+                        ValueType::Int,
+                        ValueType::Long,
+                        ValueType::String
+                    ]
+                ),
+                Filter::Exists("e".into(), true),
+            ]))
+        );
+        // The console's label conditions (cluster-resources ToConditions).
+        assert_eq!(
+            cond(
+                json!({"Op": "not", "Value": {"data.metadata.labels.app": "web"}, "Children": null})
+            )
+            .ok(),
+            Some(Filter::Not(Box::new(Filter::Eq(
+                "data.metadata.labels.app".into(),
+                json!("web")
+            ))))
+        );
+        assert_eq!(
+            cond(
+                json!({"Op": "exists", "Value": {"data.metadata.labels.app": ""}, "Children": null})
+            )
+            .ok(),
+            Some(Filter::Exists("data.metadata.labels.app".into(), true))
+        );
+        assert_eq!(
+            cond(
+                json!({"Op": "eq", "Value": {"data.metadata.labels.app": null}, "Children": null})
+            )
+            .ok(),
+            Some(Filter::Eq("data.metadata.labels.app".into(), Value::Null))
+        );
+        // An empty Value map is Go's `{}`: every document.
+        assert_eq!(
+            cond(json!({"Op": "eq", "Value": {}, "Children": null})).ok(),
+            Some(Filter::all())
+        );
+    }
+
+    #[test]
+    fn sort_maps_become_orders_with_id_last() {
+        let m = |v: Value| v.as_object().cloned();
+        assert_eq!(
+            sort_of(None).ok(),
+            Some(Sort::Fields(vec![("createTime".into(), Direction::Desc)]))
+        );
+        assert_eq!(
+            sort_of(m(json!({"data.metadata.name": 1, "createTime": -1})).as_ref()).ok(),
+            Some(Sort::Fields(vec![
+                ("data.metadata.name".into(), Direction::Asc),
+                ("createTime".into(), Direction::Desc),
+                ("_id".into(), Direction::Asc),
+            ]))
+        );
+        for bad in [json!({"a": 0}), json!({"a": "asc"}), json!({"a..b": 1})] {
+            assert!(sort_of(m(bad.clone()).as_ref()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_conditions_are_refused() {
         for v in [
-            json!({"Op": "type", "Value": {"a": 2}}),
+            json!({"Op": "type", "Value": {"a": "text"}}),
+            json!({"Op": "type", "Value": {"a": true}}),
+            json!({"Op": "regex", "Value": {"a": "x"}}),
+            json!({"Op": "tr", "Children": [{"Op": "eq", "Value": {"b": 1}}]}),
             json!({"Op": "eq"}),
+            json!({"Op": "eq", "Value": null, "Children": null}),
+            json!({"Op": "not", "Children": null}),
             json!({"Op": "eq", "Value": {"a": {"$ne": 1}}}),
             json!({"Op": "eq", "Value": {"$where": 1}}),
             json!({"Op": "in", "Value": {"a": 1}}),

@@ -27,6 +27,70 @@ pub enum Filter {
     Exists(String, bool),
     /// The string at the path contains the substring (case-sensitive).
     Contains(String, String),
+    /// The value at the path (or an element of an array there) has one of
+    /// the types (MongoDB's `$type`); an empty list matches nothing.
+    Type(String, Vec<ValueType>),
+}
+
+/// The type of a stored value, as MongoDB's `$type` names it. Only the
+/// types a stored JSON document can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueType {
+    /// A number with a fraction (or beyond 64-bit integers).
+    Double,
+    String,
+    Object,
+    Array,
+    /// The `_id` of a document (24 hex digits).
+    ObjectId,
+    Bool,
+    /// A stored instant.
+    Date,
+    Null,
+    /// An integer within 32 bits.
+    Int,
+    /// An integer beyond 32 bits.
+    Long,
+}
+
+impl ValueType {
+    /// The `$type` alias.
+    pub fn alias(self) -> &'static str {
+        match self {
+            ValueType::Double => "double",
+            ValueType::String => "string",
+            ValueType::Object => "object",
+            ValueType::Array => "array",
+            ValueType::ObjectId => "objectId",
+            ValueType::Bool => "bool",
+            ValueType::Date => "date",
+            ValueType::Null => "null",
+            ValueType::Int => "int",
+            ValueType::Long => "long",
+        }
+    }
+
+    /// The type of `v`, found at `path` (`_id` holds ObjectIds).
+    pub fn of(path: &str, v: &Value) -> ValueType {
+        match v {
+            Value::Null => ValueType::Null,
+            Value::Bool(_) => ValueType::Bool,
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if i32::try_from(i).is_ok() => ValueType::Int,
+                Some(_) => ValueType::Long,
+                None => ValueType::Double,
+            },
+            Value::String(s)
+                if path == "_id" && s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                ValueType::ObjectId
+            }
+            Value::String(_) => ValueType::String,
+            Value::Array(_) => ValueType::Array,
+            Value::Object(_) if super::value::is_date(v) => ValueType::Date,
+            Value::Object(_) => ValueType::Object,
+        }
+    }
 }
 
 /// Range operator.
@@ -108,6 +172,16 @@ impl Filter {
                     .any(|i| matches!(i, Value::String(s) if s.contains(needle.as_str()))),
                 _ => false,
             }),
+            Filter::Type(path, types) => any_candidate(doc, path, |c| match c {
+                Some(Value::Array(items)) => {
+                    types.contains(&ValueType::Array)
+                        || items
+                            .iter()
+                            .any(|i| types.contains(&ValueType::of(path, i)))
+                }
+                Some(v) => types.contains(&ValueType::of(path, v)),
+                None => false,
+            }),
         }
     }
 
@@ -128,7 +202,8 @@ impl Filter {
             | Filter::In(p, _)
             | Filter::Range(p, _, _)
             | Filter::Exists(p, _)
-            | Filter::Contains(p, _) => out.push(p),
+            | Filter::Contains(p, _)
+            | Filter::Type(p, _) => out.push(p),
         }
     }
 }
@@ -252,6 +327,27 @@ mod tests {
         assert!(lt("t", Bound::Instant(1001)).matches(&d));
         assert!(!lt("t", Bound::Instant(1000)).matches(&d));
         assert!(!lt("flag", Bound::Number(5.into())).matches(&d));
+    }
+
+    #[test]
+    fn types_as_mongodb_names_them() {
+        let d = json!({"_id": "0123456789abcdef01234567", "i": 3, "l": 5_000_000_000i64,
+                       "f": 1.5, "s": "x", "t": {"$date": 5}, "o": {"a": 1}, "n": null,
+                       "b": true, "arr": ["x", 2]});
+        let ty = |p: &str, ts: &[ValueType]| Filter::Type(p.into(), ts.to_vec()).matches(&d);
+        assert!(ty("_id", &[ValueType::ObjectId]));
+        assert!(!ty("_id", &[ValueType::String]));
+        assert!(ty("i", &[ValueType::Int]) && !ty("i", &[ValueType::Long]));
+        assert!(ty("l", &[ValueType::Long]) && ty("f", &[ValueType::Double]));
+        assert!(ty("s", &[ValueType::String]) && ty("t", &[ValueType::Date]));
+        assert!(ty("o", &[ValueType::Object]) && !ty("t", &[ValueType::Object]));
+        assert!(ty("n", &[ValueType::Null]) && !ty("missing", &[ValueType::Null]));
+        assert!(ty("b", &[ValueType::Bool]));
+        // An array matches as an array and through its elements.
+        assert!(ty("arr", &[ValueType::Array]));
+        assert!(ty("arr", &[ValueType::Int]) && ty("arr", &[ValueType::String]));
+        assert!(!ty("arr", &[ValueType::Bool]));
+        assert!(!ty("s", &[]));
     }
 
     #[test]

@@ -161,6 +161,28 @@ pub trait Store: Send + Sync {
     /// The stored `createTime` and `_id` of an existing document are kept.
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
 
+    /// Sets the top-level fields named in `set` (taking their values from
+    /// `doc`) on the live document with `doc`'s natural key, keeping its
+    /// other fields; without one, inserts `doc`. Atomic, like
+    /// [`Store::upsert`]: a concurrent write of the document's other fields
+    /// is never undone.
+    async fn merge(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        set: &[&str],
+    ) -> Result<WriteOutcome, StoreError>;
+
+    /// Sets the top-level fields of `set` on every live document matching
+    /// `filter`, keeping the others (each is a change in the feed); returns
+    /// how many were updated.
+    async fn update_many(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        set: &Document,
+    ) -> Result<u64, StoreError>;
+
     /// Insert a document of a collection without natural key (its `_id`
     /// is the key).
     async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;

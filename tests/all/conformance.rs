@@ -1210,3 +1210,118 @@ async fn mongo_feeds_see_writes_of_other_instances() {
     let (_, n, _, _) = next_event(&mut resumed).await;
     assert_eq!(n, "p2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_and_update_many_set_only_the_named_fields() {
+    use bcs_storage::store::ChangeKind;
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let s = store.store.as_ref();
+        let hosts = Namespace {
+            database: Database::Dynamic,
+            collection: "MergeHost".into(),
+            key_fields: &["ip"],
+        };
+        let host = |ip: &str, cluster: &str, data: Value, t: i64| {
+            let mut d = doc(json!({"_id": bson::oid::ObjectId::new().to_hex(), "ip": ip,
+                                   "clusterId": cluster, "data": data}));
+            d.insert("createTime".into(), date_millis(t));
+            d.insert("updateTime".into(), date_millis(t));
+            d
+        };
+        s.upsert(&hosts, host("10.0.0.1", "", json!({"rack": "r1"}), 1_000))
+            .await
+            .expect("put");
+        let mut feed = s.changes(&hosts, None).await.expect("feed");
+        // An existing document keeps its other fields and its createTime.
+        let out = s
+            .merge(
+                &hosts,
+                host("10.0.0.1", "C1", Value::Null, 2_000),
+                &["clusterId", "updateTime"],
+            )
+            .await
+            .expect("merge existing");
+        assert!(!out.created, "{b:?}");
+        // A missing one is inserted whole.
+        let out = s
+            .merge(
+                &hosts,
+                host("10.0.0.2", "C1", Value::Null, 3_000),
+                &["clusterId", "updateTime"],
+            )
+            .await
+            .expect("merge new");
+        assert!(out.created, "{b:?}");
+        let all = find(s, &hosts, &Query::new(Filter::all())).await;
+        let summary: Vec<Value> = all
+            .iter()
+            .map(|d| {
+                json!([
+                    d["ip"],
+                    d["clusterId"],
+                    d["data"],
+                    d["createTime"],
+                    d["updateTime"]
+                ])
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                json!(["10.0.0.1", "C1", {"rack": "r1"}, {"$date": 1_000}, {"$date": 2_000}]),
+                json!(["10.0.0.2", "C1", null, {"$date": 3_000}, {"$date": 3_000}]),
+            ],
+            "{b:?}"
+        );
+        // update_many: every live match, other fields kept, counted.
+        let set = doc(json!({"clusterId": "", "updateTime": {"$date": 4_000}}));
+        let in_c1 = Filter::Eq("clusterId".into(), json!("C1"));
+        assert_eq!(
+            s.update_many(&hosts, &in_c1, &set).await.expect("update"),
+            2
+        );
+        assert_eq!(s.update_many(&hosts, &in_c1, &set).await.expect("again"), 0);
+        let all = find(s, &hosts, &Query::new(Filter::all())).await;
+        assert!(
+            all.iter().all(|d| d["clusterId"] == json!("")),
+            "{b:?} {all:?}"
+        );
+        assert_eq!(all[0]["data"], json!({"rack": "r1"}), "{b:?}");
+        assert_eq!(all[0]["createTime"], json!({"$date": 1_000}), "{b:?}");
+        // Each write is one change, in order.
+        let mut kinds = Vec::new();
+        while kinds.len() < 4 {
+            if let bcs_storage::store::Change::Event(r) = next_change(&mut feed).await {
+                kinds.push(r.kind);
+            }
+        }
+        assert_eq!(
+            kinds,
+            [
+                ChangeKind::Change,
+                ChangeKind::Add,
+                ChangeKind::Change,
+                ChangeKind::Change
+            ],
+            "{b:?}"
+        );
+        // A deleted document is not updated, and a merge brings its key back
+        // as a new document.
+        let one = Filter::Eq("ip".into(), json!("10.0.0.2"));
+        assert_eq!(s.delete_many(&hosts, &one).await.expect("delete"), 1);
+        assert_eq!(s.update_many(&hosts, &one, &set).await.expect("update"), 0);
+        let out = s
+            .merge(
+                &hosts,
+                host("10.0.0.2", "C2", Value::Null, 5_000),
+                &["clusterId", "updateTime"],
+            )
+            .await
+            .expect("merge after delete");
+        assert!(out.created, "{b:?}");
+        let back = find(s, &hosts, &Query::new(one)).await;
+        assert_eq!(back[0]["createTime"], json!({"$date": 5_000}), "{b:?}");
+        assert_eq!(back[0]["clusterId"], json!("C2"), "{b:?}");
+    }
+}

@@ -258,12 +258,23 @@ fn sigterm_ends_open_watches_with_the_break_frame() {
     )
     .expect("put");
     assert_eq!(status, 200, "{body}");
+    // The change has reached the stream before the signal (on a loaded
+    // machine the dispatcher may otherwise still hold it at shutdown).
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&dechunk(&raw))
+        .lines()
+        .any(|l| !l.trim().is_empty())
+    {
+        let n = watch.read(&mut buf).expect("the first frame arrives");
+        assert!(n > 0, "the stream ended before its first frame");
+        raw.extend_from_slice(&buf[..n]);
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let mut raw = Vec::new();
     watch.read_to_end(&mut raw).expect("the stream ends");
     let frames: Vec<serde_json::Value> = String::from_utf8_lossy(&dechunk(&raw))
         .lines()

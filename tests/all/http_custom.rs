@@ -531,6 +531,59 @@ async fn multicluster_lists_the_union_of_the_scopes_newest_first() {
 type PageCase = (Option<i64>, Option<i64>, &'static [&'static str], u64, u64);
 
 #[actix_web::test]
+async fn multicluster_sort_map_orders_and_pages_stably() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        seed_pods(&app).await;
+        // Scope: c (n=3, gamma), a (1, alpha), k (6, kappa), b (2, beta).
+        let sorted = |sort: Value| json!({"clusteredNamespaces": scope(), "sort": sort});
+        for (sort, want) in [
+            (json!({"data.n": 1}), vec!["a", "b", "c", "k"]),
+            (json!({"data.n": -1}), vec!["k", "c", "b", "a"]),
+            (json!({"data.s": 1}), vec!["a", "b", "c", "k"]),
+            (json!({"resourceName": -1}), vec!["k", "c", "b", "a"]),
+            // Keys in a Go map's (sorted) order; the first decides.
+            (
+                json!({"clusterId": 1, "data.n": -1}),
+                vec!["k", "b", "a", "c"],
+            ),
+            (json!({"createTime": 1}), vec!["b", "k", "a", "c"]),
+            // Nil or empty: newest first, as without a sort.
+            (Value::Null, vec!["c", "a", "k", "b"]),
+            (json!({}), vec!["c", "a", "k", "b"]),
+        ] {
+            assert_eq!(
+                mc_names(&app, &sorted(sort.clone())).await,
+                want,
+                "{b:?} {sort}"
+            );
+        }
+        // Equal sort keys: ties are broken by _id, so pages of one never
+        // repeat or skip a document.
+        let mut seen = Vec::new();
+        for offset in 0..4 {
+            let body = json!({"clusteredNamespaces": scope(), "sort": {"resourceType": 1},
+                              "offset": offset, "limit": 1});
+            let page = mc_page(&app, V4, "Pod", &body).await;
+            assert_eq!(page.total, 4, "{b:?}");
+            seen.extend(values_of(&page.items, "resourceName"));
+        }
+        seen.sort();
+        assert_eq!(seen, ["a", "b", "c", "k"], "{b:?}");
+        for bad in [
+            json!({"data.n": 0}),
+            json!({"data.n": "asc"}),
+            json!({"a..b": 1}),
+            json!([1]),
+        ] {
+            let r = mc_post(&app, V4, "Pod", sorted(bad.clone()).to_string().as_bytes()).await;
+            assert_eq!(r.status, 400, "{b:?} {bad}: {}", r.raw);
+            assert!(!r.result(), "{}", r.raw);
+        }
+    }
+}
+
+#[actix_web::test]
 async fn multicluster_pages_with_total_page_size_and_offset() {
     for b in backends() {
         let app = TestApp::new(b).await;
@@ -839,7 +892,55 @@ async fn multicluster_condition_trees_and_spellings() {
                 &["c", "a", "k", "b"],
             ),
             (json!([{"Op": "or", "Children": []}]), &[]),
-            (json!([{"Op": "not", "Children": []}]), &[]),
+            // As Go's encoding/json writes them: nil Children and Values,
+            // operator.EmptyCondition (`tr`), an empty Value map (`{}`).
+            (
+                json!([{"Op": "tr", "Value": {}, "Children": null}, null]),
+                &["c", "a", "k", "b"],
+            ),
+            (
+                json!([{"Op": "eq", "Value": {}, "Children": null}]),
+                &["c", "a", "k", "b"],
+            ),
+            (
+                json!([{"Op": "and", "Value": null, "Children": [
+                    {"Op": "gte", "Value": {"data.n": 2}, "Children": null},
+                    {"Op": "in", "Value": {"data.s": null}, "Children": null}
+                ]}]),
+                &[],
+            ),
+            (
+                json!([{"Op": "nin", "Value": {"data.s": null}, "Children": null}]),
+                &["c", "a", "k", "b"],
+            ),
+            // `type`, with aliases, numbers and lists.
+            (
+                json!([{"Op": "type", "Value": {"data.n": "int"}}]),
+                &["c", "a", "k", "b"],
+            ),
+            (
+                json!([{"Op": "type", "Value": {"data.s": 2}}]),
+                &["c", "a", "k", "b"],
+            ),
+            (
+                json!([{"Op": "type", "Value": {"data.opt": ["bool", "null"]}}]),
+                &["c"],
+            ),
+            (json!([{"Op": "type", "Value": {"data.n": "string"}}]), &[]),
+            // The console's label conditions: not-equal as a `not` leaf,
+            // exists with "", does-not-exist as eq null.
+            (
+                json!([{"Op": "not", "Value": {"data.s": "alpha"}, "Children": null}]),
+                &["c", "k", "b"],
+            ),
+            (
+                json!([{"Op": "exists", "Value": {"data.opt": ""}, "Children": null}]),
+                &["c"],
+            ),
+            (
+                json!([{"Op": "eq", "Value": {"data.opt": null}, "Children": null}]),
+                &["a", "k", "b"],
+            ),
             // Operators in any case; lower-case keys.
             (json!([{"Op": "EQ", "Value": {"data.n": 2}}]), &["b"]),
             (json!([{"Op": "Gte", "Value": {"data.n": 6}}]), &["k"]),
@@ -1084,7 +1185,7 @@ async fn multicluster_refuses_bad_requests_and_changes_nothing() {
             ),
             // conditions.
             (
-                cond(json!({"Op": "type", "Value": {"data.n": 2}})),
+                cond(json!({"Op": "type", "Value": {"data.n": {"$type": 2}}})),
                 BAD_PARAM,
                 "conditions",
             ),
@@ -1135,7 +1236,12 @@ async fn multicluster_refuses_bad_requests_and_changes_nothing() {
             ),
             (cond(json!({"Op": "eq"})), BAD_PARAM, "conditions"),
             (
-                cond(json!({"Op": "eq", "Value": {}})),
+                cond(json!({"Op": "eq", "Value": null, "Children": null})),
+                BAD_PARAM,
+                "conditions",
+            ),
+            (
+                cond(json!({"Op": "not", "Children": []})),
                 BAD_PARAM,
                 "conditions",
             ),
@@ -1162,7 +1268,7 @@ async fn multicluster_refuses_bad_requests_and_changes_nothing() {
                 "conditions",
             ),
             (
-                cond(json!({"Op": "exists", "Value": {"data.n": "yes"}})),
+                cond(json!({"Op": "type", "Value": {"data.n": "text"}})),
                 BAD_PARAM,
                 "conditions",
             ),
@@ -1172,7 +1278,7 @@ async fn multicluster_refuses_bad_requests_and_changes_nothing() {
                 "conditions",
             ),
             (
-                cond(json!({"Op": "or", "Children": [{"Op": "type", "Value": {"data.n": 2}}]})),
+                cond(json!({"Op": "or", "Children": [{"Op": "regex", "Value": {"data.n": 2}}]})),
                 BAD_PARAM,
                 "conditions",
             ),

@@ -1026,7 +1026,13 @@ async fn odd_query_strings_never_answer_5xx() {
         }
         // Queries without any condition list everything (a bare key is an
         // empty value: absent on a read).
-        for q in ["&&&", "&", "field=resourceName&field=resourceName", "a", "extra"] {
+        for q in [
+            "&&&",
+            "&",
+            "field=resourceName&field=resourceName",
+            "a",
+            "extra",
+        ] {
             let r = fx.app.get(&format!("{}?{q}", pod_lists()[2])).await;
             r.assert_ok();
             assert_eq!(r.data().as_array().map(Vec::len), Some(4), "{b:?} {q}");

@@ -1914,7 +1914,12 @@ async fn bad_parameters_are_400_naming_the_parameter() {
             // Booleans in Go's strconv.ParseBool forms only: a typo is not
             // silently false.
             ("k8s", "namespace", "used=no".into(), "used"),
-            ("mesos", "deployment", "isInRolling=yes".into(), "isInRolling"),
+            (
+                "mesos",
+                "deployment",
+                "isInRolling=yes".into(),
+                "isInRolling",
+            ),
             ("mesos", "exportservice", "sslCert=tRuE".into(), "sslCert"),
         ];
         for e in &bad_extras {

@@ -7,7 +7,9 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
 
 use bcs_storage::domain::dynamic::DYNAMIC_KEY;
-use bcs_storage::model::{Bound, Database, Filter, Namespace, Query, RangeOp, date_millis};
+use bcs_storage::model::{
+    Bound, Database, Filter, Namespace, Query, RangeOp, ValueType, date_millis,
+};
 
 use crate::common::{Backend, TestStore, backends};
 
@@ -50,6 +52,19 @@ const PATHS: &[&str] = &[
     "data.l.1.x",
 ];
 
+fn value_type() -> impl Strategy<Value = ValueType> {
+    prop::sample::select(vec![
+        ValueType::Double,
+        ValueType::String,
+        ValueType::Object,
+        ValueType::Array,
+        ValueType::Bool,
+        ValueType::Null,
+        ValueType::Int,
+        ValueType::Long,
+    ])
+}
+
 fn leaf(with_null: bool) -> impl Strategy<Value = Filter> {
     let path = prop::sample::select(PATHS).prop_map(str::to_owned);
     let v = scalar().prop_filter("no null", move |v| with_null || !v.is_null());
@@ -63,7 +78,8 @@ fn leaf(with_null: bool) -> impl Strategy<Value = Filter> {
         (path.clone(), prop::collection::vec(v, 1..3)).prop_map(|(p, vs)| Filter::In(p, vs)),
         (path.clone(), op, bound).prop_map(|(p, o, b)| Filter::Range(p, o, b)),
         (path.clone(), any::<bool>()).prop_map(|(p, e)| Filter::Exists(p, e)),
-        (path, "[ab]").prop_map(|(p, s)| Filter::Contains(p, s)),
+        (path.clone(), "[ab]").prop_map(|(p, s)| Filter::Contains(p, s)),
+        (path, prop::collection::vec(value_type(), 0..3)).prop_map(|(p, t)| Filter::Type(p, t)),
     ]
 }
 

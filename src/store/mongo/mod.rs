@@ -343,6 +343,7 @@ impl MongoStore {
         ns: &Namespace,
         key_fields: &[String],
         doc: Document,
+        merge: Option<&[&str]>,
     ) -> Result<WriteOutcome, StoreError> {
         let coll = self.collection(ns);
         let mut fields = to_bson_doc(&doc);
@@ -359,8 +360,27 @@ impl MongoStore {
         }
         let mut live_key = key.clone();
         live_key.insert(DELETED_FLAG, doc! { "$ne": true });
-        let update =
-            doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } };
+        let update = match merge {
+            None => {
+                doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } }
+            }
+            // A merge sets only these on a document that exists; the rest
+            // of the new document is written only if it is inserted.
+            Some(set) => {
+                let mut on_insert = fields.clone();
+                let mut changed = BsonDoc::new();
+                for f in set.iter().copied().chain([DELETED_FLAG]) {
+                    if let Some(v) = on_insert.remove(f) {
+                        changed.insert(f, v);
+                    }
+                }
+                for f in key_fields {
+                    on_insert.remove(f);
+                }
+                on_insert.insert("createTime", create_time.clone());
+                doc! { "$set": changed, "$setOnInsert": on_insert }
+            }
+        };
         let opts = UpdateOptions::builder().upsert(true).build();
         let mut last_duplicate = String::new();
         for _ in 0..3 {
@@ -581,7 +601,35 @@ impl Store for MongoStore {
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
         self.ensure_indexes(ns).await?;
         let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
-        self.upsert_by(ns, &fields, doc).await
+        self.upsert_by(ns, &fields, doc, None).await
+    }
+
+    async fn merge(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        set: &[&str],
+    ) -> Result<WriteOutcome, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
+        self.upsert_by(ns, &fields, doc, Some(set)).await
+    }
+
+    async fn update_many(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        set: &Document,
+    ) -> Result<u64, StoreError> {
+        if set.is_empty() {
+            return Ok(0);
+        }
+        let r = self
+            .collection(ns)
+            .update_many(Self::live(filter), doc! { "$set": to_bson_doc(set) })
+            .await
+            .map_err(classify)?;
+        Ok(r.matched_count)
     }
 
     async fn insert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {

@@ -588,6 +588,16 @@ impl SqliteStore {
 }
 
 /// The `key` of a document of a collection without natural key: its `_id`.
+/// The JSON path of a top-level field set by a merge or an update.
+fn top_level_path(field: &str) -> Result<String, StoreError> {
+    if field.is_empty() || field.contains(['"', '\\', '.', '\'']) {
+        return Err(StoreError::Internal(format!(
+            "{field:?} cannot be set as a top-level field"
+        )));
+    }
+    Ok(format!("$.\"{field}\""))
+}
+
 fn id_key(doc: &Document) -> Result<String, StoreError> {
     match doc.get("_id") {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -640,6 +650,74 @@ impl Store for SqliteStore {
             ns: name,
             key,
             doc_json,
+            array_paths,
+            merge: None,
+            reply,
+        })
+        .await
+    }
+
+    async fn merge(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        set: &[&str],
+    ) -> Result<WriteOutcome, StoreError> {
+        if ns.key_fields.is_empty() {
+            return Err(StoreError::Internal(format!(
+                "{} has no natural key",
+                ns.collection
+            )));
+        }
+        let paths = set
+            .iter()
+            .map(|f| top_level_path(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = sql::key_of(ns, &doc);
+        let doc_json = doc_text(&doc)?;
+        let name = Self::ns_name(ns);
+        let array_paths = self
+            .indexes
+            .read()
+            .map(|s| s.new_arrays(&name, &doc))
+            .unwrap_or_default();
+        self.request(|reply| WriteOp::Upsert {
+            ns: name,
+            key,
+            doc_json,
+            array_paths,
+            merge: Some(paths),
+            reply,
+        })
+        .await
+    }
+
+    async fn update_many(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        set: &Document,
+    ) -> Result<u64, StoreError> {
+        let mut fields = Vec::with_capacity(set.len());
+        for (k, v) in set {
+            fields.push((
+                top_level_path(k)?,
+                serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))?,
+            ));
+        }
+        if fields.is_empty() {
+            return Ok(0);
+        }
+        let cond = self.condition(ns, filter);
+        let name = Self::ns_name(ns);
+        let array_paths = self
+            .indexes
+            .read()
+            .map(|s| s.new_arrays(&name, set))
+            .unwrap_or_default();
+        self.request(|reply| WriteOp::UpdateMany {
+            filter: cond,
+            set: fields,
             array_paths,
             reply,
         })

@@ -432,6 +432,8 @@ fn translate(f: &Filter, out: &mut SqlFilter) -> String {
             );
             guarded(fast, f, path, out)
         }
+        // Rare (the multi-cluster `type` operator): the evaluator decides.
+        Filter::Type(..) => evaluator(f, out),
     }
 }
 

@@ -31,7 +31,18 @@ pub enum WriteOp {
         doc_json: String,
         /// Indexed paths on which this document has an array (to flag).
         array_paths: Vec<String>,
+        /// A merge: on an existing document only these top-level fields
+        /// are set (JSON paths `$."name"`); `None` replaces it.
+        merge: Option<Vec<String>>,
         reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    },
+    /// Sets top-level fields of every matching document.
+    UpdateMany {
+        filter: SqlFilter,
+        /// (JSON path `$."name"`, JSON value text).
+        set: Vec<(String, String)>,
+        array_paths: Vec<String>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     /// A write to a collection without natural key (custom resources).
     Custom {
@@ -183,7 +194,7 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
             };
             let _ = reply.send(r);
         }
-        WriteOp::DeleteMany { reply, .. } => {
+        WriteOp::DeleteMany { reply, .. } | WriteOp::UpdateMany { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Delete(r)) => r,
                 Ok(_) => Err(StoreError::Internal("mismatched result".into())),
@@ -272,6 +283,7 @@ fn run_batch(
                 key,
                 doc_json,
                 array_paths,
+                merge,
                 ..
             } => {
                 if !known_ns.contains(ns) {
@@ -281,7 +293,7 @@ fn run_batch(
                 for path in array_paths {
                     flag_array(conn, indexes, ns, path)?;
                 }
-                match upsert(conn, ns, key, doc_json, *rev + 1) {
+                match upsert(conn, ns, key, doc_json, merge.as_deref(), *rev + 1) {
                     Ok(outcome) => {
                         *rev += 1;
                         Ok(OpResult::Upsert(Ok(outcome)))
@@ -343,6 +355,32 @@ fn run_batch(
                         Ok(OpResult::Index(Err(StoreError::Internal(format!(
                             "cannot create an index: {e}"
                         )))))
+                    }
+                }
+            }
+            WriteOp::UpdateMany {
+                filter,
+                set,
+                array_paths,
+                ..
+            } => {
+                let ns = match filter.params.first() {
+                    Some(rusqlite::types::Value::Text(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                for path in array_paths {
+                    flag_array(conn, indexes, &ns, path)?;
+                }
+                conn.execute_batch("SAVEPOINT upd")?;
+                match update_many(conn, &ns, filter, set, rev) {
+                    Ok(n) => {
+                        conn.execute_batch("RELEASE upd")?;
+                        Ok(OpResult::Delete(Ok(n)))
+                    }
+                    Err((e, rev_at_start)) => {
+                        *rev = rev_at_start;
+                        conn.execute_batch("ROLLBACK TO upd; RELEASE upd")?;
+                        Ok(OpResult::Delete(Err(StoreError::Internal(e.to_string()))))
                     }
                 }
             }
@@ -627,16 +665,35 @@ fn upsert(
     ns: &str,
     key: &str,
     doc_json: &str,
+    merge: Option<&[String]>,
     rev: i64,
 ) -> Result<WriteOutcome, Doomed> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO docs(ns, key, rev, created_rev, doc) VALUES (?1, ?2, ?3, ?3, jsonb(?4)) \
-             ON CONFLICT(ns, key) DO UPDATE SET rev = excluded.rev, \
-               doc = jsonb_set(excluded.doc, '$._id', docs.doc -> '$._id', '$.createTime', docs.doc -> '$.createTime') \
-             RETURNING created_rev, doc",
-        )
-        .map_err(Doomed)?;
+    const REPLACE: &str = "INSERT INTO docs(ns, key, rev, created_rev, doc) VALUES (?1, ?2, ?3, ?3, jsonb(?4)) \
+         ON CONFLICT(ns, key) DO UPDATE SET rev = excluded.rev, \
+           doc = jsonb_set(excluded.doc, '$._id', docs.doc -> '$._id', '$.createTime', docs.doc -> '$.createTime') \
+         RETURNING created_rev, doc";
+    let merge_sql;
+    let sql = match merge {
+        None => REPLACE,
+        Some(paths) => {
+            let sets: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    let p = p.replace('\'', "''");
+                    format!("'{p}', excluded.doc -> '{p}'")
+                })
+                .collect();
+            merge_sql = format!(
+                "INSERT INTO docs(ns, key, rev, created_rev, doc) VALUES (?1, ?2, ?3, ?3, jsonb(?4)) \
+                 ON CONFLICT(ns, key) DO UPDATE SET rev = excluded.rev, \
+                   doc = jsonb_set(docs.doc, {}) \
+                 RETURNING created_rev, doc",
+                sets.join(", ")
+            );
+            &merge_sql
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(Doomed)?;
     let (created_rev, doc): (i64, Vec<u8>) = stmt
         .query_row(params![ns, key, rev, doc_json], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -651,6 +708,69 @@ fn upsert(
         created,
         revision: Some(rev as u64),
     })
+}
+
+/// Sets fields of the matching documents, in chunks of rows (by row id, so
+/// a document that still matches once updated is not visited twice); each
+/// updated document goes to the change log. On error, returns the revision
+/// to restore.
+fn update_many(
+    conn: &Connection,
+    ns: &str,
+    filter: &SqlFilter,
+    set: &[(String, String)],
+    rev: &mut i64,
+) -> Result<u64, (rusqlite::Error, i64)> {
+    let start = *rev;
+    let after = filter.params.len() + 1;
+    let select = format!(
+        "SELECT id FROM docs WHERE {} AND id > ?{after} ORDER BY id LIMIT {DELETE_CHUNK}",
+        filter.sql
+    );
+    let mut assignments = Vec::with_capacity(set.len());
+    for (i, (path, _)) in set.iter().enumerate() {
+        assignments.push(format!("'{}', jsonb(?{})", path.replace('\'', "''"), i + 3));
+    }
+    let update = format!(
+        "UPDATE docs SET rev = ?1, doc = jsonb_set(doc, {}) WHERE id = ?2 RETURNING doc",
+        assignments.join(", ")
+    );
+    let mut last_id: i64 = i64::MIN;
+    let mut total = 0u64;
+    loop {
+        let mut args: Vec<rusqlite::types::Value> = filter.params.clone();
+        args.push(rusqlite::types::Value::Integer(last_id));
+        let ids: Vec<i64> = conn
+            .prepare_cached(&select)
+            .and_then(|mut s| {
+                s.query_map(params_from_iter(args.iter()), |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(|e| (e, start))?;
+        for id in &ids {
+            *rev += 1;
+            let mut args: Vec<rusqlite::types::Value> = vec![
+                rusqlite::types::Value::Integer(*rev),
+                rusqlite::types::Value::Integer(*id),
+            ];
+            args.extend(
+                set.iter()
+                    .map(|(_, v)| rusqlite::types::Value::Text(v.clone())),
+            );
+            let doc: Vec<u8> = conn
+                .prepare_cached(&update)
+                .and_then(|mut s| s.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+                .map_err(|e| (e, start))?;
+            conn.prepare_cached("INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![*rev, ns, CHANGE_UPDATE, doc]))
+                .map_err(|e| (e, start))?;
+        }
+        total += ids.len() as u64;
+        match ids.last() {
+            Some(id) if (ids.len() as i64) == DELETE_CHUNK => last_id = *id,
+            _ => return Ok(total),
+        }
+    }
 }
 
 /// Deletes in chunks so memory stays bounded; every deleted document goes
