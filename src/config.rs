@@ -208,6 +208,8 @@ pub struct MongoDatabases {
     pub alarm: String,
     pub metric: String,
     pub watch: String,
+    pub host: String,
+    pub cluster_config: String,
 }
 
 /// A configuration that cannot be used; the message names the key.

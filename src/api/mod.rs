@@ -2,12 +2,14 @@
 //! the wire, call one domain function and render; no business rules here.
 
 mod alarms;
+mod cluster_config;
 mod custom;
 mod dynamic;
 pub mod envelope;
 pub mod error;
 mod events;
 mod health;
+mod host;
 mod metric;
 mod query;
 mod watch;
@@ -66,7 +68,9 @@ pub fn create_app(
                 .configure(alarms::configure)
                 .configure(watchkv::configure)
                 .configure(metric::configure)
-                .configure(events::configure),
+                .configure(events::configure)
+                .configure(host::configure)
+                .configure(cluster_config::configure),
         );
     }
     app.default_service(web::to(route_not_found))

@@ -4,10 +4,12 @@
 
 pub mod alarms;
 pub mod cluster;
+pub mod cluster_config;
 pub mod custom;
 pub mod dynamic;
 pub mod escape;
 pub mod events;
+pub mod host;
 pub mod labels;
 pub mod metric;
 pub mod multicluster;

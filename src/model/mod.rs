@@ -34,6 +34,11 @@ pub enum Database {
     Alarm,
     Metric,
     Watch,
+    /// Hosts and their cluster (collection `host`).
+    Host,
+    /// Mesos-era cluster configuration: `services`, `clusters`,
+    /// `stableVersion`, `clusterTemplate`.
+    ClusterConfig,
 }
 
 impl Database {
@@ -45,6 +50,8 @@ impl Database {
             Database::Alarm => "alarm",
             Database::Metric => "metric",
             Database::Watch => "watch",
+            Database::Host => "host",
+            Database::ClusterConfig => "clusterConfig",
         }
     }
 }

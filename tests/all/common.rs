@@ -84,6 +84,8 @@ impl TestStore {
                 d.alarm = format!("{unique}_alarm");
                 d.metric = format!("{unique}_metric");
                 d.watch = format!("{unique}_watch");
+                d.host = format!("{unique}_host");
+                d.cluster_config = format!("{unique}_cc");
             }
             f(s);
         });
@@ -201,6 +203,8 @@ where
 
 pub const V1: &str = "/bcsstorage/v1";
 pub const V4: &str = "/bcsapi/v4/storage";
+/// Both prefixes every route is served under.
+pub const PREFIX_PAIR: [&str; 2] = [V1, V4];
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {

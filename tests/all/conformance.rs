@@ -1021,6 +1021,8 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
         Database::Alarm,
         Database::Metric,
         Database::Watch,
+        Database::Host,
+        Database::ClusterConfig,
     ]
     .into_iter()
     .map(|database| Namespace {
@@ -1046,14 +1048,22 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
         async move { coll.count_documents(bson::doc! {}).await }
     };
     let d = &m.databases;
-    let dbs = [&d.dynamic, &d.event, &d.alarm, &d.metric, &d.watch];
+    let dbs = [
+        &d.dynamic,
+        &d.event,
+        &d.alarm,
+        &d.metric,
+        &d.watch,
+        &d.host,
+        &d.cluster_config,
+    ];
     // Deleted just now: too young to purge.
     assert_eq!(purger.purge(chrono::Utc::now()).await, 0);
     for db in dbs {
         assert_eq!(raw(db).await.expect("count"), 2, "{db}");
     }
     let later = chrono::Utc::now() + chrono::Duration::seconds(m.purge_after_secs as i64 + 60);
-    assert_eq!(purger.purge(later).await, 5);
+    assert_eq!(purger.purge(later).await, 7);
     for (db, ns) in dbs.into_iter().zip(&spaces) {
         assert_eq!(raw(db).await.expect("count"), 1, "{db}");
         assert_eq!(s.count(ns, &Filter::all()).await.expect("live"), 1, "{db}");

@@ -241,6 +241,8 @@ impl MongoStore {
             Database::Alarm => &d.alarm,
             Database::Metric => &d.metric,
             Database::Watch => &d.watch,
+            Database::Host => &d.host,
+            Database::ClusterConfig => &d.cluster_config,
         }
     }
 
@@ -553,7 +555,15 @@ async fn purge_once(
     );
     let d = &settings.databases;
     let mut total = 0;
-    for db_name in [&d.dynamic, &d.event, &d.alarm, &d.metric, &d.watch] {
+    for db_name in [
+        &d.dynamic,
+        &d.event,
+        &d.alarm,
+        &d.metric,
+        &d.watch,
+        &d.host,
+        &d.cluster_config,
+    ] {
         let db = client.database(db_name);
         let Ok(names) = db.list_collection_names().await else {
             continue;
