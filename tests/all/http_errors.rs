@@ -1090,9 +1090,10 @@ async fn value_lists_longer_than_sqlite_parameters_are_not_server_errors() {
     }
 }
 
-/// A MongoDB collection whose `<collection>_idx` was created by another tool
-/// with fewer keys than the natural key: a PUT it rejects gets a 409 naming
-/// the index, and the stored document is untouched.
+/// A MongoDB collection with a unique index another tool made on fewer keys
+/// than the natural key (under a name of its own: the Go service's
+/// `<collection>_idx` is replaced instead): a PUT it rejects gets a 409
+/// naming the index, and the stored document is untouched.
 #[actix_web::test]
 async fn a_foreign_unique_index_conflict_is_reported_as_such() {
     for b in backends() {
@@ -1110,7 +1111,7 @@ async fn a_foreign_unique_index_conflict_is_reported_as_such() {
                 .keys(bson::doc! {"clusterId": 1, "resourceType": 1, "resourceName": 1})
                 .options(
                     mongodb::options::IndexOptions::builder()
-                        .name("Pod_idx".to_owned())
+                        .name("name_per_cluster".to_owned())
                         .unique(true)
                         .build(),
                 )
@@ -1128,7 +1129,7 @@ async fn a_foreign_unique_index_conflict_is_reported_as_such() {
                 &json!({"data": {"v": 2}}),
             )
             .await;
-        r.assert_err(409, 1_405_095, "Pod_idx");
+        r.assert_err(409, 1_405_095, "name_per_cluster");
         let kept = app.get(&first).await;
         kept.assert_ok();
         assert_eq!(kept.data()["data"], json!({"v": 1}));

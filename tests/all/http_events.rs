@@ -263,10 +263,12 @@ async fn identical_events_sent_at_once_are_stored_once() {
 }
 
 /// MongoDB only: on a database the Go service wrote, its unique index
-/// `event_<clusterId>_idx` (not partial) also calls events without metadata
-/// duplicates after the first: they are accepted without a second copy.
+/// `event_<clusterId>_idx` (not partial) would refuse every event without
+/// metadata after the first (Go swallowed them). It is replaced on first
+/// use, so they are stored as on a fresh database, and real duplicates are
+/// still stored once.
 #[actix_web::test]
-async fn go_event_index_refusals_are_accepted_as_duplicates() {
+async fn go_event_indexes_are_replaced_so_no_event_is_lost() {
     if !backends().contains(&crate::common::Backend::Mongo) {
         return;
     }
@@ -286,6 +288,13 @@ async fn go_event_index_refusals_are_accepted_as_duplicates() {
         )
         .build();
     coll.create_index(model).await.expect("go index");
+    // An event the Go service stored, without metadata.
+    coll.insert_one(
+        bson::doc! {"clusterId": "CG", "eventTime": bson::DateTime::from_millis(4_000),
+        "data": {"x": 0}, "_isBcsObjectDeleted": false},
+    )
+    .await
+    .expect("go event");
     for _ in 0..2 {
         put_event(
             &app,
@@ -296,6 +305,76 @@ async fn go_event_index_refusals_are_accepted_as_duplicates() {
     }
     let r = app.get(&format!("{V4}/events?clusterId=CG")).await;
     r.assert_ok();
-    assert_eq!(r.body["total"], 2);
-    assert_eq!(ids(r.data()), ["g1", ""]);
+    assert_eq!(r.body["total"], 4, "{}", r.raw);
+    // The Go event has no extraInfo at all.
+    assert_eq!(ids(r.data()), ["g1", "", "", "?"]);
+    let names: Vec<String> = coll
+        .list_index_names()
+        .await
+        .expect("indexes")
+        .into_iter()
+        .filter(|n| n.contains("metadata"))
+        .collect();
+    assert_eq!(
+        names,
+        ["bcs_once_data.metadata.name_data.metadata.resourceVersion"],
+        "the Go index is gone, the partial one took its place"
+    );
+}
+
+/// MongoDB only: the Go service names its natural-key index `<type>_idx`
+/// and makes it on the keys of the first PUT; when that was a cluster-scoped
+/// one, its three keys would refuse namespaced documents that share a name.
+/// It is replaced on first use by the four-key index.
+#[actix_web::test]
+async fn a_go_natural_key_index_on_three_keys_is_replaced() {
+    if !backends().contains(&crate::common::Backend::Mongo) {
+        return;
+    }
+    let app = TestApp::new(crate::common::Backend::Mongo).await;
+    let m = &app.store.settings.storage.mongodb;
+    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+    let coll = client
+        .database(&m.databases.dynamic)
+        .collection::<bson::Document>("Lease");
+    let model = mongodb::IndexModel::builder()
+        .keys(bson::doc! {"clusterId": 1, "resourceType": 1, "resourceName": 1})
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .name("Lease_idx".to_owned())
+                .unique(true)
+                .build(),
+        )
+        .build();
+    coll.create_index(model).await.expect("go index");
+    for ns in ["ns1", "ns2"] {
+        app.put_json(
+            &format!("{}/Lease/leader", ns_base("C1", ns)),
+            &json!({"data": {"holder": ns}}),
+        )
+        .await
+        .assert_ok();
+    }
+    let r = app
+        .get(&format!("{V4}/k8s/dynamic/all_resources/clusters/C1/Lease"))
+        .await;
+    r.assert_ok();
+    assert_eq!(r.data().as_array().map(Vec::len), Some(2), "{}", r.raw);
+    let idx: Vec<bson::Document> = {
+        use futures::TryStreamExt;
+        coll.list_indexes()
+            .await
+            .expect("indexes")
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("indexes")
+            .into_iter()
+            .filter(|m| m.options.as_ref().and_then(|o| o.name.as_deref()) == Some("Lease_idx"))
+            .map(|m| m.keys)
+            .collect()
+    };
+    assert_eq!(
+        idx,
+        [bson::doc! {"clusterId": 1, "namespace": 1, "resourceType": 1, "resourceName": 1}]
+    );
 }

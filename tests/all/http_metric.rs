@@ -134,3 +134,54 @@ async fn bad_metric_requests_are_400s() {
         assert_eq!(r.data(), &json!([]), "{b:?}");
     }
 }
+
+/// MongoDB only: the Go service made no unique index on metrics, so its
+/// database can hold two documents of one key. This service's natural-key
+/// index then cannot be made; writes are still accepted.
+#[actix_web::test]
+async fn duplicates_left_by_the_go_service_never_refuse_a_write() {
+    if !backends().contains(&crate::common::Backend::Mongo) {
+        return;
+    }
+    let app = TestApp::new(crate::common::Backend::Mongo).await;
+    let m = &app.store.settings.storage.mongodb;
+    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+    let coll = client
+        .database(&m.databases.metric)
+        .collection::<bson::Document>("CD");
+    let t = bson::DateTime::from_millis(1_000);
+    for v in [1, 2] {
+        coll.insert_one(
+            bson::doc! {"clusterId": "CD", "namespace": "ns1", "type": "cpu",
+            "name": "dup", "data": {"v": v}, "createTime": t,
+            "updateTime": t, "_isBcsObjectDeleted": false},
+        )
+        .await
+        .expect("go metric");
+    }
+    app.put_json(
+        &one(V4, "CD", "ns1", "cpu", "new"),
+        &json!({"data": {"v": 3}}),
+    )
+    .await
+    .assert_ok();
+    app.put_json(
+        &one(V1, "CD", "ns1", "cpu", "dup"),
+        &json!({"data": {"v": 4}}),
+    )
+    .await
+    .assert_ok();
+    let r = app.get(&one(V4, "CD", "ns1", "cpu", "new")).await;
+    r.assert_ok();
+    assert_eq!(r.data()["data"], json!({"v": 3}));
+    let r = app.get(&format!("{V4}/metric/clusters/CD?name=dup")).await;
+    r.assert_ok();
+    let values: Vec<&Value> = r
+        .data()
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| &d["data"]["v"])
+        .collect();
+    assert!(values.contains(&&json!(4)), "{}", r.raw);
+}

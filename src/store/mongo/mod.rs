@@ -175,6 +175,26 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     }
 }
 
+/// An equal index exists under another name, or one of this name with
+/// other keys (codes 85, 86).
+fn is_index_conflict(e: &mongodb::error::Error) -> bool {
+    matches!(*e.kind, ErrorKind::Command(ref c) if c.code == 85 || c.code == 86)
+}
+
+/// Whether `<collection>_idx` with these keys is the Go service's and must
+/// go: on a collection with a natural key, unless it is exactly that key
+/// (then it is the same index as this service's); in an event collection,
+/// always (`event_<clusterId>_idx` on the name and resourceVersion of the
+/// event's object would refuse every event that lacks them after the
+/// first; this service keeps its own partial index for that).
+fn retires_go_index(ns: &Namespace, keys: &[&str]) -> bool {
+    if ns.key_fields.is_empty() {
+        ns.database == Database::Event
+    } else {
+        keys != ns.key_fields
+    }
+}
+
 /// The server's own words for a duplicate key (they name the index and the
 /// key), without the driver's wrapping.
 fn duplicate_message(e: &mongodb::error::Error) -> String {
@@ -270,31 +290,37 @@ impl MongoStore {
             Ok(cursor) => cursor.try_collect().await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        let existing: Vec<String> = specs
+        let mut existing: Vec<String> = specs
             .iter()
             .filter_map(|m| m.options.as_ref().and_then(|o| o.name.clone()))
             .collect();
-        let mut models = Vec::new();
         let key_index = format!("{}_idx", ns.collection);
         let wanted: Vec<&str> = ns.key_fields.to_vec();
         for m in &specs {
             let name = m.options.as_ref().and_then(|o| o.name.as_deref());
             let unique = m.options.as_ref().and_then(|o| o.unique).unwrap_or(false);
             let keys: Vec<&str> = m.keys.keys().map(String::as_str).collect();
-            let own = name.is_some_and(|n| n.starts_with("bcs_once_"));
-            if unique && name != Some("_id_") && !own && keys != wanted {
-                // Written by another tool or an older service: writes that are
-                // distinct by natural key but equal on these keys will fail.
+            if !unique || name == Some("_id_") || name.is_some_and(|n| n.starts_with("bcs_once_")) {
+                continue;
+            }
+            if name == Some(key_index.as_str()) && retires_go_index(ns, &keys) {
+                self.retire_index(ns, &key_index, &keys).await?;
+                existing.retain(|n| n != &key_index);
+            } else if !wanted.is_empty() && !wanted.iter().all(|w| keys.contains(w)) {
+                // Made by another tool (or on request through the custom
+                // resource routes): documents distinct by natural key but
+                // equal on these keys cannot both be stored.
                 tracing::warn!(
                     database = self.db_name(ns.database),
                     collection = %ns.collection,
                     index = name.unwrap_or("?"),
                     keys = ?keys,
                     natural_key = ?wanted,
-                    "a unique index differs from the natural key"
+                    "a unique index does not cover the natural key"
                 );
             }
         }
+        let mut models = Vec::new();
         if !ns.key_fields.is_empty() && !existing.contains(&key_index) {
             let mut keys = BsonDoc::new();
             for f in ns.key_fields {
@@ -328,13 +354,71 @@ impl MongoStore {
                 models.push(model);
             }
         }
-        if !models.is_empty() {
-            coll.create_indexes(models).await.map_err(classify)?;
+        // One at a time: an index that cannot be made (a database written
+        // by another service may hold duplicates of a natural key, or an
+        // equal index under another name) must not keep the others away,
+        // nor refuse the write that asked for them.
+        for model in models {
+            let name = model
+                .options
+                .as_ref()
+                .and_then(|o| o.name.clone())
+                .unwrap_or_default();
+            match coll.create_index(model).await {
+                Ok(_) => {}
+                Err(e) if is_duplicate_key(&e) || is_index_conflict(&e) => {
+                    tracing::warn!(
+                        database = self.db_name(ns.database),
+                        collection = %ns.collection,
+                        index = %name,
+                        error = %e,
+                        "index not created; the collection is served without it"
+                    );
+                }
+                Err(e) => return Err(classify(e)),
+            }
         }
         if let Ok(mut s) = self.ensured.lock() {
             s.insert(id);
         }
         Ok(())
+    }
+
+    /// Drops a unique index the Go service made under this service's index
+    /// name (`<collection>_idx`) that refuses writes this service accepts,
+    /// logging it once (the caller then makes its own).
+    async fn retire_index(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        keys: &[&str],
+    ) -> Result<(), StoreError> {
+        match self.collection(ns).drop_index(name).await {
+            Ok(()) => {
+                tracing::warn!(
+                    database = self.db_name(ns.database),
+                    collection = %ns.collection,
+                    index = name,
+                    keys = ?keys,
+                    natural_key = ?ns.key_fields,
+                    "dropped the unique index the Go service made: it refused writes this service accepts; \
+                     replaced by this service's own"
+                );
+                Ok(())
+            }
+            // Another instance dropped it first.
+            Err(e) if matches!(*e.kind, ErrorKind::Command(ref c) if c.code == 27) => Ok(()),
+            Err(e) => {
+                tracing::error!(
+                    database = self.db_name(ns.database),
+                    collection = %ns.collection,
+                    index = name,
+                    error = %e,
+                    "cannot drop the unique index the Go service made; writes it refuses keep failing"
+                );
+                Err(classify(e))
+            }
+        }
     }
 
     /// Insert, or replace the live document equal on `fields` (keeping its
@@ -1065,10 +1149,18 @@ impl Store for MongoStore {
             .map_err(classify)?
             .contains(&id.1);
         if exists {
-            self.collection(ns)
+            match self
+                .collection(ns)
                 .create_index(secondary_model(spec))
                 .await
-                .map_err(classify)?;
+            {
+                Ok(_) => {}
+                // The same keys under another name (another service's).
+                Err(e) if is_index_conflict(&e) => {
+                    tracing::debug!(collection = %ns.collection, error = %e, "an equal index exists");
+                }
+                Err(e) => return Err(classify(e)),
+            }
         }
         Ok(())
     }
