@@ -97,13 +97,56 @@ pub struct QuerySettings {
     pub time_zone: TimeZone,
 }
 
-/// A fixed UTC offset, written `UTC`, `Z` or `±HH:MM`.
+/// The zone of date-times written without one: a fixed offset (`UTC`, `Z`,
+/// `±HH:MM`) or an IANA zone (`Asia/Shanghai`), whose offset depends on the
+/// date (summer time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeZone(pub chrono::FixedOffset);
+pub enum TimeZone {
+    Fixed(chrono::FixedOffset),
+    Named(chrono_tz::Tz),
+}
 
 impl Default for TimeZone {
     fn default() -> Self {
-        TimeZone(chrono::FixedOffset::east_opt(0).expect("zero offset"))
+        TimeZone::Fixed(chrono::FixedOffset::east_opt(0).expect("zero offset"))
+    }
+}
+
+impl TimeZone {
+    /// The name the zone is written with: `UTC`, `+08:00`, `Asia/Shanghai`.
+    pub fn name(&self) -> String {
+        match self {
+            TimeZone::Fixed(o) if o.local_minus_utc() == 0 => "UTC".to_owned(),
+            TimeZone::Fixed(o) => o.to_string(),
+            TimeZone::Named(tz) => tz.name().to_owned(),
+        }
+    }
+
+    /// Unix milliseconds of a local date-time in this zone. A time that
+    /// occurs twice (clocks set back) is the earlier instant; one that does
+    /// not occur (clocks set forward) is read with the offset in force just
+    /// before the change.
+    pub fn utc_millis(&self, local: chrono::NaiveDateTime) -> Option<i64> {
+        use chrono::{LocalResult, Offset, TimeZone as _};
+        match self {
+            TimeZone::Fixed(o) => {
+                let utc = local - chrono::Duration::seconds(i64::from(o.local_minus_utc()));
+                Some(utc.and_utc().timestamp_millis())
+            }
+            TimeZone::Named(tz) => match tz.from_local_datetime(&local) {
+                LocalResult::Single(t) => Some(t.timestamp_millis()),
+                LocalResult::Ambiguous(a, b) => {
+                    Some(a.timestamp_millis().min(b.timestamp_millis()))
+                }
+                LocalResult::None => {
+                    let before = local.checked_sub_signed(chrono::Duration::hours(3))?;
+                    let offset = tz.offset_from_local_datetime(&before).earliest()?.fix();
+                    let utc =
+                        local - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));
+                    Some(utc.and_utc().timestamp_millis())
+                }
+            },
+        }
     }
 }
 
@@ -115,11 +158,18 @@ impl std::str::FromStr for TimeZone {
         if t.eq_ignore_ascii_case("utc") || t == "Z" {
             return Ok(TimeZone::default());
         }
-        let bad = || format!("{s:?} is not UTC or an offset like +08:00");
+        let bad = || {
+            format!("{s:?} is not UTC, an offset like +08:00 or an IANA zone like Asia/Shanghai")
+        };
         let (sign, rest) = match t.as_bytes().first() {
             Some(b'+') => (1, &t[1..]),
             Some(b'-') => (-1, &t[1..]),
-            _ => return Err(bad()),
+            _ => {
+                return t
+                    .parse::<chrono_tz::Tz>()
+                    .map(TimeZone::Named)
+                    .map_err(|_| bad());
+            }
         };
         let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
         let h: i32 = h.parse().map_err(|_| bad())?;
@@ -128,7 +178,7 @@ impl std::str::FromStr for TimeZone {
             return Err(bad());
         }
         chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-            .map(TimeZone)
+            .map(TimeZone::Fixed)
             .ok_or_else(bad)
     }
 }
@@ -357,6 +407,18 @@ mod tests {
         let e = Settings::load_from(None, env(&[("BCS_STORAGE__SERVER__LISTEN", "nowhere")]))
             .expect_err("bad address is rejected");
         assert!(e.to_string().contains("listen"), "{e}");
+        let e = Settings::load_from(
+            None,
+            env(&[("BCS_STORAGE__QUERY__TIME_ZONE", "Mars/Olympus")]),
+        )
+        .expect_err("unknown zone is rejected");
+        assert!(e.to_string().contains("time_zone"), "{e}");
+        let s = Settings::load_from(
+            None,
+            env(&[("BCS_STORAGE__QUERY__TIME_ZONE", "Asia/Shanghai")]),
+        )
+        .expect("IANA zone");
+        assert_eq!(s.query.time_zone.name(), "Asia/Shanghai");
     }
 
     #[test]

@@ -40,19 +40,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         ms = started.elapsed().as_millis() as u64,
         "query indexes ready"
     );
+    let zone = settings.query.time_zone;
+    let times = Arc::new(crate::domain::timefill::TimeFill::new(&zone));
     let backfill = {
         let store = store.clone();
-        let zone = settings.query.time_zone.0;
+        let times = times.clone();
         tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            match crate::domain::query::backfill_times(store.as_ref(), zone).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    documents = n,
-                    ms = started.elapsed().as_millis() as u64,
-                    "time fields of documents written before this version filled in"
-                ),
-                Err(e) => tracing::warn!(error = %e, "filling in time fields stopped"),
+            if let Err(e) = crate::domain::timefill::run(store.as_ref(), &zone, &times).await {
+                tracing::warn!(error = %e, "bringing time instants up to date stopped; it runs again at the next start");
             }
         })
     };
@@ -61,6 +56,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         clock: Arc::new(SystemClock),
         limits: settings.query.clone(),
         watch: crate::domain::watch::WatchHub::new(settings.watch.clone()),
+        times,
     };
     let watches = svc.watch.clone();
     let cleaner = {

@@ -26,11 +26,15 @@ async fn get_healthz() -> HttpResponse {
     super::envelope::ok(&json!({"status": "ok"}))
 }
 
-/// 200 when the store answers within two seconds, else 503.
+/// 200 when the store answers within two seconds, else 503. Says whether
+/// the time instants of stored documents are being derived again (after a
+/// change of `query.time_zone`): until then some time-range queries miss
+/// documents.
 async fn get_readyz(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     match tokio::time::timeout(Duration::from_secs(2), svc.store.ping()).await {
         Ok(Ok(())) => Ok(super::envelope::ok(
-            &json!({"status": "ready", "backend": svc.store.name(), "watches": svc.watch.active()}),
+            &json!({"status": "ready", "backend": svc.store.name(), "watches": svc.watch.active(),
+                    "timeZone": svc.times.status()}),
         )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");

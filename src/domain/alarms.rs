@@ -45,7 +45,7 @@ pub async fn post(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
     for f in TEXT_FIELDS {
         doc.insert((*f).to_owned(), Value::String(body_text(&mut m, f)?));
     }
-    let received = body_instant(&mut m, "receivedTime", svc.limits.time_zone.0)?;
+    let received = body_instant(&mut m, "receivedTime", &svc.limits.time_zone)?;
     doc.insert("receivedTime".into(), received);
     let mut data = m.remove("data").unwrap_or(Value::Null);
     escape_value(&mut data)?;
@@ -80,7 +80,7 @@ fn filter(raw: &RawParams, svc: &Service) -> Result<Filter, DomainError> {
             _ => {}
         }
     }
-    parts.extend(time_window(raw, "receivedTime", svc.limits.time_zone.0)?);
+    parts.extend(time_window(raw, "receivedTime", &svc.limits.time_zone)?);
     Ok(Filter::and(parts))
 }
 

@@ -106,7 +106,7 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
         extra_info.insert((*f).to_owned(), Value::String(body_text(&mut info, f)?));
     }
     doc.insert("extraInfo".into(), Value::Object(extra_info));
-    let event_time = body_instant(&mut m, "eventTime", svc.limits.time_zone.0)?;
+    let event_time = body_instant(&mut m, "eventTime", &svc.limits.time_zone)?;
     doc.insert("eventTime".into(), event_time);
     let raw_data = m.remove("data").unwrap_or(Value::Null);
     let mut data = raw_data.clone();
@@ -226,7 +226,7 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
             ));
         }
     }
-    parts.extend(time_window(raw, "eventTime", svc.limits.time_zone.0)?);
+    parts.extend(time_window(raw, "eventTime", &svc.limits.time_zone)?);
     if let Some(e) = raw.single("extra")? {
         parts.extend(
             parse_extra(e, ExtraMode::In, ExtraText::Base64OrJson)?

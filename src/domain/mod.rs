@@ -16,6 +16,7 @@ pub mod multicluster;
 pub mod params;
 pub mod query;
 pub mod retention;
+pub mod timefill;
 pub mod times;
 pub mod view;
 pub mod watch;
@@ -80,6 +81,8 @@ pub struct Service {
     pub limits: QuerySettings,
     /// Open watch streams and their shutdown.
     pub watch: Arc<watch::WatchHub>,
+    /// The background run that keeps time instants right (for `/readyz`).
+    pub times: Arc<timefill::TimeFill>,
 }
 
 /// Why a request could not be served.

@@ -246,7 +246,7 @@ pub fn page_size(raw: &RawParams, name: &str, limits: &QuerySettings) -> Result<
 pub fn time_window(
     raw: &RawParams,
     path: &str,
-    zone: chrono::FixedOffset,
+    zone: &crate::config::TimeZone,
 ) -> Result<Vec<Filter>, DomainError> {
     let mut out = Vec::new();
     for (name, op) in [("timeBegin", RangeOp::Gt), ("timeEnd", RangeOp::Lt)] {
@@ -276,7 +276,7 @@ pub fn body_text(m: &mut Map<String, Value>, f: &str) -> Result<String, DomainEr
 pub fn body_instant(
     m: &mut Map<String, Value>,
     f: &str,
-    zone: chrono::FixedOffset,
+    zone: &crate::config::TimeZone,
 ) -> Result<Value, DomainError> {
     let seconds = match m.remove(f) {
         None | Some(Value::Null) => 0,

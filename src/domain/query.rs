@@ -575,7 +575,7 @@ fn condition(
                 Some("End") => RangeOp::Lt,
                 _ => return Ok(None),
             };
-            let ms = parse_time(v, limits.time_zone.0).ok_or_else(|| {
+            let ms = parse_time(v, &limits.time_zone).ok_or_else(|| {
                 DomainError::param(
                     k,
                     format!("{v:?} is not a time (unix seconds, RFC 3339 or YYYY-MM-DD HH:MM:SS)"),
@@ -660,65 +660,18 @@ pub async fn query(
     ))
 }
 
-/// Gives the documents of the query tables' collections that have no
-/// `_bcsTimes` (written by an older version, or by the Go service on the same
-/// MongoDB database) their time instants, so time ranges see them. Runs in
-/// the background at start-up; a PUT racing with it wins (the field is only
-/// added where it is still missing). Returns how many documents it filled.
-pub async fn backfill_times(
-    store: &dyn crate::store::Store,
-    zone: chrono::FixedOffset,
-) -> Result<u64, crate::store::StoreError> {
-    use super::times::{SHADOW_FIELD, shadow_times};
-    use futures::TryStreamExt;
-    let collections: BTreeSet<&str> = KINDS
+/// The collections whose kinds have time parameters (their documents
+/// carry time instants).
+pub fn time_collections() -> impl Iterator<Item = &'static str> {
+    KINDS
         .iter()
         .filter(|k| k.params.iter().any(|p| p.ty == Ty::Time))
         .map(|k| k.collection)
-        .collect();
-    let mut fields: Vec<String> = DYNAMIC_KEY.iter().map(|f| (*f).to_owned()).collect();
-    fields.extend(TIME_PATHS.iter().map(|p| (*p).to_owned()));
-    let mut total = 0;
-    for collection in collections {
-        let ns = dynamic_ns(collection);
-        loop {
-            let mut q = Query::new(Filter::Exists(SHADOW_FIELD.into(), false));
-            q.projection = Some(Projection::new(fields.clone()));
-            q.limit = Some(500);
-            let docs: Vec<crate::model::Document> =
-                store.find(&ns, &q).await?.try_collect().await?;
-            if docs.is_empty() {
-                break;
-            }
-            let mut filled = 0;
-            for chunk in docs.chunks(64) {
-                let writes = chunk.iter().map(|d| {
-                    let times = shadow_times(d, TIME_PATHS.iter().copied(), zone);
-                    store.add_internal_field(&ns, d, SHADOW_FIELD, Value::Object(times))
-                });
-                for r in futures::future::join_all(writes).await {
-                    if r? {
-                        filled += 1;
-                    }
-                }
-            }
-            total += filled;
-            if filled == 0 {
-                tracing::warn!(
-                    collection,
-                    left = docs.len(),
-                    "time fields could not be filled in for some documents"
-                );
-                break;
-            }
-        }
-    }
-    Ok(total)
 }
 
 /// The shadow instants a dynamic document of any kind carries.
 pub fn shadow_times_of(data_doc: &Map<String, Value>, svc: &Service) -> Map<String, Value> {
-    super::times::shadow_times(data_doc, TIME_PATHS.iter().copied(), svc.limits.time_zone.0)
+    super::times::shadow_times(data_doc, TIME_PATHS.iter().copied(), &svc.limits.time_zone)
 }
 
 #[cfg(test)]

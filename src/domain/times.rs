@@ -9,14 +9,28 @@
 //! fields the query tables filter on: `_bcsTimes.<path with _ for .>`, an
 //! ordinary stored instant that both backends compare and index natively.
 //! The field is written on every PUT and never shown to clients.
+//!
+//! The instant of a naive `YYYY-MM-DD HH:MM:SS` depends on the configured
+//! zone (`query.time_zone`): `_bcsTimes.zone` records the zone a document's
+//! instants were derived with, or null when none was naive. When the
+//! configured zone changes, [`super::query::maintain_times`] derives them
+//! again in the background.
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::{Map, Value};
 
+use crate::config::TimeZone;
 use crate::model::{date_millis, instant_of};
 
 /// Top-level field holding the instants of a document's time fields.
 pub const SHADOW_FIELD: &str = "_bcsTimes";
+
+/// Key in `_bcsTimes` of the zone naive times were read in (null: none was
+/// naive). Never a shadow key: those hold a path with its dots replaced.
+pub const ZONE_KEY: &str = "zone";
+
+/// Stored path of the zone of a document's instants.
+pub const ZONE_PATH: &str = "_bcsTimes.zone";
 
 /// Stored path of the instant of the time field at `path`.
 pub fn shadow_path(path: &str) -> String {
@@ -28,24 +42,32 @@ fn shadow_key(path: &str) -> String {
 }
 
 /// The `_bcsTimes` object for `doc`: one instant per path in `paths` whose
-/// value reads as a time. Empty when none does.
+/// value reads as a time, and the zone of the naive ones (null if none).
 pub fn shadow_times<'a>(
     doc: &Map<String, Value>,
     paths: impl IntoIterator<Item = &'a str>,
-    zone: FixedOffset,
+    zone: &TimeZone,
 ) -> Map<String, Value> {
     let mut out = Map::new();
+    let mut zoned = false;
     for path in paths {
         let mut v = Some(doc.get(path.split('.').next().unwrap_or_default()));
         for comp in path.split('.').skip(1) {
             v = v.map(|x| x.and_then(|o| o.as_object()).and_then(|o| o.get(comp)));
         }
         if let Some(Some(value)) = v
-            && let Some(ms) = stored_instant(value, zone)
+            && let Some((ms, naive)) = read_stored(value, zone)
         {
+            zoned |= naive;
             out.insert(shadow_key(path), date_millis(ms));
         }
     }
+    let zone = if zoned {
+        Value::String(zone.name())
+    } else {
+        Value::Null
+    };
+    out.insert(ZONE_KEY.to_owned(), zone);
     out
 }
 
@@ -60,35 +82,44 @@ fn in_range(ms: i64) -> Option<i64> {
 
 /// A stored value read as an instant (unix milliseconds): a time string, a
 /// number of unix seconds, or a stored instant.
-pub fn stored_instant(v: &Value, zone: FixedOffset) -> Option<i64> {
-    let ms = match v {
-        Value::String(s) => parse_time(s, zone),
+pub fn stored_instant(v: &Value, zone: &TimeZone) -> Option<i64> {
+    read_stored(v, zone).map(|(ms, _)| ms)
+}
+
+/// [`stored_instant`], and whether it was a naive time read in `zone`.
+fn read_stored(v: &Value, zone: &TimeZone) -> Option<(i64, bool)> {
+    let read = match v {
+        Value::String(s) => parse_any(s.trim(), zone),
         Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
+            let ms = if let Some(i) = n.as_i64() {
                 i.checked_mul(1000)
             } else {
                 let f = n.as_f64()? * 1000.0;
                 (f.is_finite() && f.abs() < 9.0e18).then_some(f.round() as i64)
-            }
+            };
+            ms.map(|ms| (ms, false))
         }
-        other => instant_of(other),
+        other => instant_of(other).map(|ms| (ms, false)),
     };
-    ms.and_then(in_range)
+    read.and_then(|(ms, naive)| in_range(ms).map(|ms| (ms, naive)))
 }
 
 /// Unix milliseconds of `s`: unix seconds (optionally with a fraction),
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM|±HH]`, or a date
 /// `YYYY-MM-DD` (midnight). Without an offset the time is in `zone`.
-pub fn parse_time(s: &str, zone: FixedOffset) -> Option<i64> {
-    parse_any(s.trim(), zone).and_then(in_range)
+pub fn parse_time(s: &str, zone: &TimeZone) -> Option<i64> {
+    parse_any(s.trim(), zone)
+        .map(|(ms, _)| ms)
+        .and_then(in_range)
 }
 
-fn parse_any(s: &str, zone: FixedOffset) -> Option<i64> {
+/// The instant of `s` and whether it was naive (read in `zone`).
+fn parse_any(s: &str, zone: &TimeZone) -> Option<(i64, bool)> {
     if s.is_empty() {
         return None;
     }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !s[1..].contains('-') {
-        return s.parse::<i64>().ok()?.checked_mul(1000);
+        return Some((s.parse::<i64>().ok()?.checked_mul(1000)?, false));
     }
     if let Some((whole, frac)) = s.split_once('.')
         && !whole.is_empty()
@@ -98,13 +129,14 @@ fn parse_any(s: &str, zone: FixedOffset) -> Option<i64> {
     {
         let secs: f64 = s.parse().ok()?;
         let ms = secs * 1000.0;
-        return (ms.is_finite() && ms < 9.0e18).then_some(ms.round() as i64);
+        return (ms.is_finite() && ms < 9.0e18).then_some((ms.round() as i64, false));
     }
     let (local, offset) = split_offset(s)?;
     let naive = parse_naive(local)?;
-    let zone = offset.unwrap_or(zone);
-    let utc = naive - chrono::Duration::seconds(i64::from(zone.local_minus_utc()));
-    Some(utc.and_utc().timestamp_millis())
+    match offset {
+        Some(o) => Some((TimeZone::Fixed(o).utc_millis(naive)?, false)),
+        None => Some((zone.utc_millis(naive)?, true)),
+    }
 }
 
 /// Splits a trailing `Z`, `±HH:MM`, `±HHMM` or `±HH` off the date-time.
@@ -158,12 +190,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn utc() -> FixedOffset {
-        FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())
+    fn utc() -> &'static TimeZone {
+        static UTC: std::sync::LazyLock<TimeZone> = std::sync::LazyLock::new(TimeZone::default);
+        &UTC
     }
 
-    fn plus8() -> FixedOffset {
-        FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!())
+    fn zone(name: &str) -> TimeZone {
+        name.parse().unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -182,7 +215,11 @@ mod tests {
         ] {
             assert_eq!(parse_time(s, utc()), Some(t), "{s}");
         }
-        assert_eq!(parse_time("2017-10-09 15:37:44", plus8()), Some(t));
+        assert_eq!(parse_time("2017-10-09 15:37:44", &zone("+08:00")), Some(t));
+        assert_eq!(
+            parse_time("2017-10-09 15:37:44", &zone("Asia/Shanghai")),
+            Some(t)
+        );
         assert_eq!(
             parse_time("2017-10-09T07:37:45.690518395Z", utc()),
             Some(t + 1690)
@@ -199,6 +236,39 @@ mod tests {
             Some(-62_135_596_800_000)
         );
         assert_eq!(stored_instant(&json!(1_507_536_000_000i64), utc()), None);
+    }
+
+    #[test]
+    fn iana_zones_follow_summer_time() {
+        let berlin = zone("Europe/Berlin");
+        // Winter (+01:00) and summer (+02:00) in one zone.
+        assert_eq!(
+            parse_time("2021-01-15 12:00:00", &berlin),
+            parse_time("2021-01-15T11:00:00Z", utc())
+        );
+        assert_eq!(
+            parse_time("2021-07-15 12:00:00", &berlin),
+            parse_time("2021-07-15T10:00:00Z", utc())
+        );
+        // 02:30 happens twice on 2021-10-31: the earlier one.
+        assert_eq!(
+            parse_time("2021-10-31 02:30:00", &berlin),
+            parse_time("2021-10-31T00:30:00Z", utc())
+        );
+        // 02:30 does not happen on 2021-03-28: read at +01:00.
+        assert_eq!(
+            parse_time("2021-03-28 02:30:00", &berlin),
+            parse_time("2021-03-28T01:30:00Z", utc())
+        );
+        // An explicit offset wins over the zone.
+        assert_eq!(
+            parse_time("2021-07-15T12:00:00+05:00", &berlin),
+            parse_time("2021-07-15T07:00:00Z", utc())
+        );
+        assert!("Mars/Olympus".parse::<TimeZone>().is_err());
+        assert_eq!(berlin.name(), "Europe/Berlin");
+        assert_eq!(zone("+08:00").name(), "+08:00");
+        assert_eq!(zone("utc").name(), "UTC");
     }
 
     #[test]
@@ -241,7 +311,20 @@ mod tests {
         assert_eq!(
             Value::Object(s),
             json!({"data_metadata_creationTimestamp": {"$date": 1_508_139_292_000i64},
-                   "data_last_rolling_time": {"$date": 1_500_000_000_000i64}})
+                   "data_last_rolling_time": {"$date": 1_500_000_000_000i64},
+                   "zone": null})
+        );
+        // A naive time records the zone it was read in.
+        let Value::Object(naive) = json!({"data": {"startTime": "2017-10-16 15:34:52"}}) else {
+            unreachable!()
+        };
+        assert_eq!(
+            Value::Object(shadow_times(
+                &naive,
+                ["data.startTime"],
+                &zone("Asia/Shanghai")
+            )),
+            json!({"data_startTime": {"$date": 1_508_139_292_000i64}, "zone": "Asia/Shanghai"})
         );
         assert_eq!(
             shadow_path("data.status.startTime"),

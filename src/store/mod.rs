@@ -110,6 +110,15 @@ pub enum Change {
 /// the backend failed), and ends quietly when the store closes.
 pub type ChangeFeed = BoxStream<'static, Result<Change, StoreError>>;
 
+/// The condition under which [`Store::set_internal_field`] writes: a path
+/// of the stored document (dotted, stored form) is absent, or holds this
+/// string.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldGuard<'a> {
+    Absent(&'a str),
+    Equals(&'a str, &'a str),
+}
+
 /// A secondary (non-unique) index: field paths in stored form, in order.
 /// Natural-key fields may come first (`clusterId`); the stores place them
 /// where their layout keeps the natural key.
@@ -230,16 +239,18 @@ pub trait Store: Send + Sync {
         ns: &Namespace,
     ) -> Result<Vec<(String, Vec<String>)>, StoreError>;
 
-    /// Adds the internal top-level `field` to the document `doc` (as read:
-    /// its `_id` and natural key identify it) if it has no such field yet.
-    /// Not a write clients see: no revision, no change event, `updateTime`
-    /// kept. True when the document was changed.
-    async fn add_internal_field(
+    /// Sets the internal top-level `field` of the document `doc` (as read:
+    /// its `_id` and natural key identify it) when `guard` still holds, so
+    /// that a write made since the document was read is never undone. Not a
+    /// write clients see: no revision, no change event, `updateTime` kept.
+    /// True when the document was changed.
+    async fn set_internal_field(
         &self,
         ns: &Namespace,
         doc: &Document,
         field: &str,
         value: serde_json::Value,
+        guard: FieldGuard<'_>,
     ) -> Result<bool, StoreError>;
 
     /// Matching documents in query order.

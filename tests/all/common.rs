@@ -108,6 +108,9 @@ impl TestStore {
             clock: Arc::new(SystemClock),
             limits: self.settings.query.clone(),
             watch: self.hub.clone(),
+            times: Arc::new(bcs_storage::domain::timefill::TimeFill::new(
+                &self.settings.query.time_zone,
+            )),
         }
     }
 }

@@ -728,7 +728,7 @@ async fn an_index_added_later_sees_arrays_written_before() {
 #[tokio::test]
 async fn time_ranges_and_typed_comparisons_agree_everywhere() {
     use bcs_storage::domain::times::{shadow_path, shadow_times};
-    let utc = chrono::FixedOffset::east_opt(0).expect("utc");
+    let utc = bcs_storage::config::TimeZone::default();
     // (name, startTime as the agent wrote it, replicas)
     let rows = [
         ("a", json!("2017-10-09T07:37:44Z"), json!(3)),
@@ -752,7 +752,7 @@ async fn time_ranges_and_typed_comparisons_agree_everywhere() {
                 json!({"status": {"startTime": start, "replicas": replicas}}),
                 1,
             );
-            let shadow = shadow_times(&d, ["data.status.startTime"], utc);
+            let shadow = shadow_times(&d, ["data.status.startTime"], &utc);
             d.insert("_bcsTimes".into(), Value::Object(shadow));
             s.upsert(&pods, d.clone()).await.expect("put");
             all.push(d);
@@ -807,9 +807,9 @@ async fn time_ranges_and_typed_comparisons_agree_everywhere() {
 /// run has nothing to do.
 #[tokio::test]
 async fn old_documents_get_their_time_instants_filled_in() {
-    use bcs_storage::domain::query::backfill_times;
+    use bcs_storage::domain::timefill::{FillCounts, TimeFill, run};
     use bcs_storage::domain::times::shadow_path;
-    let utc = chrono::FixedOffset::east_opt(0).expect("utc");
+    let utc = bcs_storage::config::TimeZone::default();
     for b in backends() {
         let t = TestStore::new(b).await;
         let s = t.store.as_ref();
@@ -828,7 +828,7 @@ async fn old_documents_get_their_time_instants_filled_in() {
             s.upsert(&pods, d).await.expect("put");
         }
         // Cluster-scoped, and one that already has (deliberately different)
-        // instants: they must be kept.
+        // instants, recorded as derived without a naive time: kept.
         let d = resource(
             "c1",
             None,
@@ -846,7 +846,7 @@ async fn old_documents_get_their_time_instants_filled_in() {
         );
         d.insert(
             "_bcsTimes".into(),
-            json!({"data_status_startTime": date_millis(1)}),
+            json!({"data_status_startTime": date_millis(1), "zone": null}),
         );
         s.upsert(&pods, d).await.expect("put");
         let after = Filter::Range(
@@ -855,15 +855,135 @@ async fn old_documents_get_their_time_instants_filled_in() {
             Bound::Instant(1_507_534_664_000),
         );
         assert!(names(s, &pods, after.clone()).await.is_empty(), "{b:?}");
-        assert_eq!(backfill_times(s, utc).await.expect("backfill"), 3, "{b:?}");
+        let progress = TimeFill::new(&utc);
+        let counts = run(s, &utc, &progress).await.expect("backfill");
+        assert_eq!(
+            counts,
+            FillCounts {
+                filled: 3,
+                rederived: 0
+            },
+            "{b:?}"
+        );
+        assert!(!progress.running());
         assert_eq!(names(s, &pods, after).await, ["old3", "old1"], "{b:?}");
-        assert_eq!(backfill_times(s, utc).await.expect("again"), 0, "{b:?}");
+        let again = run(s, &utc, &progress).await.expect("again");
+        assert_eq!(again, FillCounts::default(), "{b:?}");
         // The documents themselves are unchanged.
         let all = find(s, &pods, &Query::new(Filter::all())).await;
         assert_eq!(all.len(), 4);
         for d in &all {
             assert_eq!(d["updateTime"], date_millis(1), "{b:?}");
         }
+    }
+}
+
+/// Naive times are read in the configured zone; when it changes, the
+/// instants of exactly the documents that had naive times are derived
+/// again, and time ranges then find them where the new zone puts them.
+#[tokio::test]
+async fn a_new_time_zone_derives_naive_instants_again() {
+    use bcs_storage::domain::dynamic::{ResourcePath, upsert_data};
+    use bcs_storage::domain::timefill::{FillCounts, TimeFill, run};
+    use bcs_storage::domain::times::shadow_path;
+    let zone = |z: &str| z.parse::<bcs_storage::config::TimeZone>().expect("zone");
+    for b in backends() {
+        let t = TestStore::with_settings(b, |s| s.query.time_zone = zone("Asia/Shanghai")).await;
+        let svc = t.service();
+        let s = t.store.as_ref();
+        for (name, start) in [
+            // 2021-07-15T04:00:00Z in Shanghai, 10:00:00Z in Berlin (summer).
+            ("naive", "2021-07-15 12:00:00"),
+            ("zoned", "2021-07-15T06:00:00Z"),
+        ] {
+            let path = ResourcePath {
+                cluster_id: "c1".into(),
+                namespace: Some("n1".into()),
+                resource_type: "Pod".into(),
+                resource_name: Some(name.into()),
+            };
+            upsert_data(&svc, &path, json!({"status": {"startTime": start}}))
+                .await
+                .expect("put");
+        }
+        let pods = ns("Pod");
+        let between = |from: &str, to: &str| {
+            Filter::and([
+                Filter::Range(
+                    shadow_path("data.status.startTime"),
+                    RangeOp::Gt,
+                    Bound::Instant(
+                        chrono::DateTime::parse_from_rfc3339(from)
+                            .expect("t")
+                            .timestamp_millis(),
+                    ),
+                ),
+                Filter::Range(
+                    shadow_path("data.status.startTime"),
+                    RangeOp::Lt,
+                    Bound::Instant(
+                        chrono::DateTime::parse_from_rfc3339(to)
+                            .expect("t")
+                            .timestamp_millis(),
+                    ),
+                ),
+            ])
+        };
+        let early = between("2021-07-15T03:00:00Z", "2021-07-15T05:00:00Z");
+        let late = between("2021-07-15T09:00:00Z", "2021-07-15T11:00:00Z");
+        assert_eq!(names(s, &pods, early.clone()).await, ["naive"], "{b:?}");
+        // Nothing to do in the zone the instants were derived in.
+        let shanghai = zone("Asia/Shanghai");
+        let counts = run(s, &shanghai, &TimeFill::new(&shanghai))
+            .await
+            .expect("run");
+        assert_eq!(counts, FillCounts::default(), "{b:?}");
+        // Berlin: only the naive document changes.
+        let berlin = zone("Europe/Berlin");
+        let progress = TimeFill::new(&berlin);
+        let counts = run(s, &berlin, &progress).await.expect("run");
+        assert_eq!(
+            counts,
+            FillCounts {
+                filled: 0,
+                rederived: 1
+            },
+            "{b:?}"
+        );
+        assert_eq!(progress.status()["rederived"], json!(1));
+        assert!(names(s, &pods, early).await.is_empty(), "{b:?}");
+        assert_eq!(names(s, &pods, late).await, ["naive"], "{b:?}");
+        let zoned = between("2021-07-15T05:30:00Z", "2021-07-15T06:30:00Z");
+        assert_eq!(names(s, &pods, zoned).await, ["zoned"], "{b:?}");
+        assert_eq!(
+            run(s, &berlin, &progress).await.expect("again"),
+            FillCounts::default()
+        );
+        // A document whose marker is older than this version is derived
+        // once (its zone is unknown), then left alone.
+        let mut legacy = resource(
+            "c1",
+            Some("n1"),
+            "legacy",
+            json!({"status": {"startTime": "2021-07-15 12:00:00"}}),
+            1,
+        );
+        legacy.insert(
+            "_bcsTimes".into(),
+            json!({"data_status_startTime": date_millis(1)}),
+        );
+        s.upsert(&pods, legacy).await.expect("put");
+        let counts = run(s, &berlin, &progress).await.expect("run");
+        assert_eq!(
+            counts,
+            FillCounts {
+                filled: 0,
+                rederived: 1
+            },
+            "{b:?}"
+        );
+        let late = between("2021-07-15T09:00:00Z", "2021-07-15T11:00:00Z");
+        assert_eq!(names(s, &pods, late).await, ["legacy", "naive"], "{b:?}");
     }
 }
 

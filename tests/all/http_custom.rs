@@ -85,6 +85,7 @@ async fn send_at(app: &TestApp, at_ms: i64, method: &str, uri: &str, body: &[u8]
         )),
         limits: app.store.settings.query.clone(),
         watch: app.store.hub.clone(),
+        times: app.store.service().times,
     };
     let http = HttpSettings {
         max_body_bytes: app.store.settings.server.max_body_bytes,

@@ -1148,6 +1148,15 @@ async fn health_probes_answer_200() {
             r.assert_ok();
             assert!(r.content_type.starts_with("application/json"));
         }
+        // Readiness says which zone naive times are read in, and whether
+        // stored instants are being derived again.
+        let r = app.get("/readyz").await;
+        assert_eq!(
+            r.data()["timeZone"],
+            json!({"zone": "UTC", "rederiving": false, "filled": 0, "rederived": 0}),
+            "{}",
+            r.raw
+        );
         // Probes live at the root only.
         app.get(&format!("{V4}/healthz"))
             .await

@@ -20,7 +20,9 @@ use mongodb::{Client, Collection, IndexModel};
 
 use crate::config::MongoSettings;
 use crate::model::{Database, Direction, Document, Filter, Namespace, Query, Sort, WriteOutcome};
-use crate::store::{Change, ChangeKind, ChangeRecord, DocStream, IndexSpec, Store, StoreError};
+use crate::store::{
+    Change, ChangeKind, ChangeRecord, DocStream, FieldGuard, IndexSpec, Store, StoreError,
+};
 
 pub use convert::{filter_to_bson, from_bson_doc, to_bson_doc};
 
@@ -871,12 +873,13 @@ impl Store for MongoStore {
         )))
     }
 
-    async fn add_internal_field(
+    async fn set_internal_field(
         &self,
         ns: &Namespace,
         doc: &Document,
         field: &str,
         value: serde_json::Value,
+        guard: FieldGuard<'_>,
     ) -> Result<bool, StoreError> {
         let id = match doc.get("_id") {
             Some(serde_json::Value::String(s)) => match bson::oid::ObjectId::parse_str(s) {
@@ -888,12 +891,13 @@ impl Store for MongoStore {
         let value = to_bson_doc(&std::iter::once(("v".to_owned(), value)).collect())
             .remove("v")
             .unwrap_or(Bson::Null);
+        let filter = match guard {
+            FieldGuard::Absent(p) => doc! { "_id": id, p: { "$exists": false } },
+            FieldGuard::Equals(p, v) => doc! { "_id": id, p: v },
+        };
         let r = self
             .collection(ns)
-            .update_one(
-                doc! { "_id": id, field: { "$exists": false } },
-                doc! { "$set": { field: value } },
-            )
+            .update_one(filter, doc! { "$set": { field: value } })
             .await
             .map_err(classify)?;
         Ok(r.modified_count > 0)

@@ -24,7 +24,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::config::{SqliteSettings, Synchronous};
 use crate::model::{Database, Document, Filter, Namespace, Projection, Query, WriteOutcome};
-use crate::store::{DocStream, IndexSpec, Store, StoreError, TextMap, TextStream, doc_text};
+use crate::store::{
+    DocStream, FieldGuard, IndexSpec, Store, StoreError, TextMap, TextStream, doc_text,
+};
 
 pub use sql::KEY_SEP;
 use writer::{CustomOp, CustomOutcome, WriteOp, WriterConfig};
@@ -858,12 +860,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn add_internal_field(
+    async fn set_internal_field(
         &self,
         ns: &Namespace,
         doc: &Document,
         field: &str,
         value: Value,
+        guard: FieldGuard<'_>,
     ) -> Result<bool, StoreError> {
         let key = if ns.key_fields.is_empty() {
             id_key(doc)?
@@ -871,21 +874,30 @@ impl Store for SqliteStore {
             sql::key_of(ns, doc)
         };
         let id = id_key(doc)?;
-        let path = sql::index_expr(field, false)
-            .and_then(|e| {
-                e.strip_prefix("json_extract(doc, '")
-                    .and_then(|p| p.strip_suffix("')"))
-                    .map(str::to_owned)
-            })
-            .ok_or_else(|| StoreError::InvalidFilter(format!("bad field {field:?}")))?;
+        let path_of = |p: &str| {
+            sql::index_expr(p, false)
+                .and_then(|e| {
+                    e.strip_prefix("json_extract(doc, '")
+                        .and_then(|p| p.strip_suffix("')"))
+                        .map(str::to_owned)
+                })
+                .ok_or_else(|| StoreError::InvalidFilter(format!("bad field {p:?}")))
+        };
+        let path = path_of(field)?;
+        let (guard_path, expect) = match guard {
+            FieldGuard::Absent(p) => (path_of(p)?, None),
+            FieldGuard::Equals(p, v) => (path_of(p)?, Some(v.to_owned())),
+        };
         let value_json =
             serde_json::to_string(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.request(|reply| WriteOp::AddField {
+        self.request(|reply| WriteOp::SetField {
             ns: Self::ns_name(ns),
             key,
             id,
             path,
             value_json,
+            guard_path,
+            expect,
             reply,
         })
         .await

@@ -50,13 +50,16 @@ pub enum WriteOp {
         op: CustomOp,
         reply: oneshot::Sender<Result<CustomOutcome, StoreError>>,
     },
-    /// Sets an internal field of one document if it has none.
-    AddField {
+    /// Sets an internal field of one document if the guard path is absent
+    /// (`expect` None) or holds `expect`.
+    SetField {
         ns: String,
         key: String,
         id: String,
         path: String,
         value_json: String,
+        guard_path: String,
+        expect: Option<String>,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     /// Creates a secondary index; paths not seen before are checked for
@@ -210,7 +213,7 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
             };
             let _ = reply.send(r);
         }
-        WriteOp::AddField { reply, .. } => {
+        WriteOp::SetField { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Field(r)) => r,
                 Ok(_) => Err(StoreError::Internal("mismatched result".into())),
@@ -320,23 +323,37 @@ fn run_batch(
                     }
                 }
             }
-            WriteOp::AddField {
+            WriteOp::SetField {
                 ns,
                 key,
                 id,
                 path,
                 value_json,
+                guard_path,
+                expect,
                 ..
             } => {
+                let guard = match expect {
+                    None => format!(
+                        "json_type(doc, '{g}') IS NULL",
+                        g = guard_path.replace('\'', "''")
+                    ),
+                    Some(_) => format!(
+                        "json_type(doc, '{g}') = 'text' AND json_extract(doc, '{g}') = ?5",
+                        g = guard_path.replace('\'', "''")
+                    ),
+                };
                 let sql = format!(
                     "UPDATE docs SET doc = jsonb_set(doc, '{p}', jsonb(?1)) \
-                     WHERE ns = ?2 AND key = ?3 AND json_extract(doc, '$._id') = ?4 \
-                       AND json_type(doc, '{p}') IS NULL",
+                     WHERE ns = ?2 AND key = ?3 AND json_extract(doc, '$._id') = ?4 AND {guard}",
                     p = path.replace('\'', "''")
                 );
                 let r = conn
                     .prepare_cached(&sql)
-                    .and_then(|mut s| s.execute(params![value_json, ns, key, id]))
+                    .and_then(|mut s| match expect {
+                        None => s.execute(params![value_json, ns, key, id]),
+                        Some(e) => s.execute(params![value_json, ns, key, id, e]),
+                    })
                     .map(|n| n > 0)
                     .map_err(|e| StoreError::Internal(e.to_string()));
                 Ok(OpResult::Field(r))
