@@ -253,6 +253,16 @@ fn body_window(body: &[u8]) -> Result<(Option<i64>, Option<i64>), DomainError> {
             "request body must be a JSON object".into(),
         ));
     };
+    // BcsStorageDynamicBatchDeleteIf has these two fields only: a misspelt
+    // bound would otherwise widen the delete to the whole path.
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["updateTimeBegin", "updateTimeEnd"].contains(&k.as_str()))
+    {
+        return Err(DomainError::InvalidBody(format!(
+            "unknown field {k:?} in the batch delete body (fields: updateTimeBegin, updateTimeEnd)"
+        )));
+    }
     let read = |name: &str| -> Result<Option<i64>, DomainError> {
         match m.get(name) {
             None | Some(Value::Null) => Ok(None),

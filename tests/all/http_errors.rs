@@ -636,6 +636,11 @@ async fn batch_delete_windows_must_be_integers() {
                 "updateTimeBegin",
             ),
             (json!({"updateTimeEnd": 1.5}).to_string(), "updateTimeEnd"),
+            // A misspelt bound is not left out (that would delete everything).
+            (
+                json!({"updateTimeBegn": 1, "updateTimeEnd": 2}).to_string(),
+                "updateTimeBegn",
+            ),
             (
                 json!({"updateTimeBegin": 1, "updateTimeEnd": "x"}).to_string(),
                 "updateTimeEnd",
