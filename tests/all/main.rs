@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod crash;
+mod go_wire;
 mod http_alarms;
 mod http_cluster;
 mod http_custom;
