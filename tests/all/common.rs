@@ -102,6 +102,29 @@ impl TestStore {
         }
     }
 
+    /// A collection of this store's MongoDB database `db`, read and written
+    /// directly (as another service would have written it).
+    pub async fn mongo_collection(
+        &self,
+        db: bcs_storage::model::Database,
+        name: &str,
+    ) -> mongodb::Collection<bson::Document> {
+        use bcs_storage::model::Database;
+        let m = &self.settings.storage.mongodb;
+        let d = &m.databases;
+        let db_name = match db {
+            Database::Dynamic => &d.dynamic,
+            Database::Event => &d.event,
+            Database::Alarm => &d.alarm,
+            Database::Metric => &d.metric,
+            Database::Watch => &d.watch,
+            Database::Host => &d.host,
+            Database::ClusterConfig => &d.cluster_config,
+        };
+        let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
+        client.database(db_name).collection(name)
+    }
+
     pub fn service(&self) -> Service {
         Service {
             store: self.store.clone(),

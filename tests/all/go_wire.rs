@@ -168,9 +168,6 @@ async fn seed_many(app: &TestApp, docs: Vec<(&str, &str, &str, String, Value)>) 
     let now = chrono::Utc::now().timestamp_millis();
     match app.store.backend {
         Backend::Mongo => {
-            let m = &app.store.settings.storage.mongodb;
-            let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-            let db = client.database(&m.databases.dynamic);
             let mut by_type: std::collections::BTreeMap<&str, Vec<bson::Document>> =
                 Default::default();
             for (i, (cluster, ns, rtype, name, data)) in docs.into_iter().enumerate() {
@@ -182,7 +179,9 @@ async fn seed_many(app: &TestApp, docs: Vec<(&str, &str, &str, String, Value)>) 
                 });
             }
             for (rtype, docs) in by_type {
-                db.collection::<bson::Document>(rtype)
+                app.store
+                    .mongo_collection(bcs_storage::model::Database::Dynamic, rtype)
+                    .await
                     .insert_many(docs)
                     .await
                     .expect("insert");

@@ -273,11 +273,10 @@ async fn go_event_indexes_are_replaced_so_no_event_is_lost() {
         return;
     }
     let app = TestApp::new(crate::common::Backend::Mongo).await;
-    let m = &app.store.settings.storage.mongodb;
-    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-    let coll = client
-        .database(&m.databases.event)
-        .collection::<bson::Document>("event_CG");
+    let coll = app
+        .store
+        .mongo_collection(bcs_storage::model::Database::Event, "event_CG")
+        .await;
     let model = mongodb::IndexModel::builder()
         .keys(bson::doc! {"data.metadata.name": 1, "data.metadata.resourceVersion": 1})
         .options(
@@ -332,11 +331,10 @@ async fn a_go_natural_key_index_on_three_keys_is_replaced() {
         return;
     }
     let app = TestApp::new(crate::common::Backend::Mongo).await;
-    let m = &app.store.settings.storage.mongodb;
-    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-    let coll = client
-        .database(&m.databases.dynamic)
-        .collection::<bson::Document>("Lease");
+    let coll = app
+        .store
+        .mongo_collection(bcs_storage::model::Database::Dynamic, "Lease")
+        .await;
     let model = mongodb::IndexModel::builder()
         .keys(bson::doc! {"clusterId": 1, "resourceType": 1, "resourceName": 1})
         .options(

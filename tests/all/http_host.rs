@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use bcs_storage::domain::cluster_config;
-use bcs_storage::model::Document;
+use bcs_storage::model::{Database, Document};
 
 use crate::common::{Backend, PREFIX_PAIR, TestApp, backends};
 
@@ -221,15 +221,15 @@ async fn seed_cluster_config(app: &TestApp) {
                                   "conf": {"dns": {"upstream": "${dnsUpStream}", "cluster": "${clusterIdNumber}"}}}"#});
     match app.store.backend {
         Backend::Mongo => {
-            let m = &app.store.settings.storage.mongodb;
-            let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-            let db = client.database(&m.databases.cluster_config);
             let raw = |v: Value| bson::to_document(&v).expect("bson");
-            db.collection::<bson::Document>("services")
+            let coll = |name| app.store.mongo_collection(Database::ClusterConfig, name);
+            coll("services")
+                .await
                 .insert_one(raw(service))
                 .await
                 .expect("insert");
-            db.collection::<bson::Document>("clusterTemplate")
+            coll("clusterTemplate")
+                .await
                 .insert_many([raw(old), raw(new)])
                 .await
                 .expect("insert");
@@ -453,11 +453,10 @@ async fn a_host_database_the_go_service_wrote_reads_back() {
         return;
     }
     let app = TestApp::new(Backend::Mongo).await;
-    let m = &app.store.settings.storage.mongodb;
-    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-    let coll = client
-        .database(&m.databases.host)
-        .collection::<bson::Document>("host");
+    let coll = app
+        .store
+        .mongo_collection(bcs_storage::model::Database::Host, "host")
+        .await;
     // As the Go handler writes a host: no deletion flag, BSON dates.
     let t = bson::DateTime::from_millis(1_700_000_000_123);
     coll.insert_one(bson::doc! {"ip": "10.1.0.1", "clusterId": "BCS-K8S-9",

@@ -144,11 +144,10 @@ async fn duplicates_left_by_the_go_service_never_refuse_a_write() {
         return;
     }
     let app = TestApp::new(crate::common::Backend::Mongo).await;
-    let m = &app.store.settings.storage.mongodb;
-    let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
-    let coll = client
-        .database(&m.databases.metric)
-        .collection::<bson::Document>("CD");
+    let coll = app
+        .store
+        .mongo_collection(bcs_storage::model::Database::Metric, "CD")
+        .await;
     let t = bson::DateTime::from_millis(1_000);
     for v in [1, 2] {
         coll.insert_one(

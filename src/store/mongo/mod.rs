@@ -423,6 +423,18 @@ impl MongoStore {
         }
     }
 
+    /// An upsert (`merge` None) or a merge of these fields, by the natural key.
+    async fn write_keyed(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        merge: Option<&[&str]>,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.ensure_indexes(ns).await?;
+        let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
+        self.upsert_by(ns, &fields, doc, merge).await
+    }
+
     /// Insert, or replace the live document equal on `fields` (keeping its
     /// `_id` and `createTime`); a soft-deleted one holding the key comes
     /// back as a new object.
@@ -695,9 +707,7 @@ impl Store for MongoStore {
     }
 
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
-        self.ensure_indexes(ns).await?;
-        let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
-        self.upsert_by(ns, &fields, doc, None).await
+        self.write_keyed(ns, doc, None).await
     }
 
     async fn merge(
@@ -706,9 +716,7 @@ impl Store for MongoStore {
         doc: Document,
         set: &[&str],
     ) -> Result<WriteOutcome, StoreError> {
-        self.ensure_indexes(ns).await?;
-        let fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
-        self.upsert_by(ns, &fields, doc, Some(set)).await
+        self.write_keyed(ns, doc, Some(set)).await
     }
 
     async fn update_many(

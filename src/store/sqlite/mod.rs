@@ -442,6 +442,39 @@ impl SqliteStore {
     }
 
     /// Runs a write of a collection without natural key.
+    /// An upsert (`merge` None) or a merge of these JSON paths, by the
+    /// document's natural key.
+    async fn write_keyed(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        merge: Option<Vec<String>>,
+    ) -> Result<WriteOutcome, StoreError> {
+        if ns.key_fields.is_empty() {
+            return Err(StoreError::Internal(format!(
+                "{} has no natural key",
+                ns.collection
+            )));
+        }
+        let key = sql::key_of(ns, &doc);
+        let doc_json = doc_text(&doc)?;
+        let name = Self::ns_name(ns);
+        let array_paths = self
+            .indexes
+            .read()
+            .map(|s| s.new_arrays(&name, &doc))
+            .unwrap_or_default();
+        self.request(|reply| WriteOp::Upsert {
+            ns: name,
+            key,
+            doc_json,
+            array_paths,
+            merge,
+            reply,
+        })
+        .await
+    }
+
     async fn custom(&self, ns: &Namespace, op: CustomOp) -> Result<CustomOutcome, StoreError> {
         self.request(|reply| WriteOp::Custom {
             ns: Self::ns_name(ns),
@@ -634,29 +667,7 @@ impl Store for SqliteStore {
     }
 
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
-        if ns.key_fields.is_empty() {
-            return Err(StoreError::Internal(format!(
-                "{} has no natural key",
-                ns.collection
-            )));
-        }
-        let key = sql::key_of(ns, &doc);
-        let doc_json = doc_text(&doc)?;
-        let name = Self::ns_name(ns);
-        let array_paths = self
-            .indexes
-            .read()
-            .map(|s| s.new_arrays(&name, &doc))
-            .unwrap_or_default();
-        self.request(|reply| WriteOp::Upsert {
-            ns: name,
-            key,
-            doc_json,
-            array_paths,
-            merge: None,
-            reply,
-        })
-        .await
+        self.write_keyed(ns, doc, None).await
     }
 
     async fn merge(
@@ -665,33 +676,11 @@ impl Store for SqliteStore {
         doc: Document,
         set: &[&str],
     ) -> Result<WriteOutcome, StoreError> {
-        if ns.key_fields.is_empty() {
-            return Err(StoreError::Internal(format!(
-                "{} has no natural key",
-                ns.collection
-            )));
-        }
         let paths = set
             .iter()
             .map(|f| top_level_path(f))
             .collect::<Result<Vec<_>, _>>()?;
-        let key = sql::key_of(ns, &doc);
-        let doc_json = doc_text(&doc)?;
-        let name = Self::ns_name(ns);
-        let array_paths = self
-            .indexes
-            .read()
-            .map(|s| s.new_arrays(&name, &doc))
-            .unwrap_or_default();
-        self.request(|reply| WriteOp::Upsert {
-            ns: name,
-            key,
-            doc_json,
-            array_paths,
-            merge: Some(paths),
-            reply,
-        })
-        .await
+        self.write_keyed(ns, doc, Some(paths)).await
     }
 
     async fn update_many(
