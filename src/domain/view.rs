@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::escape::{DOLLAR, DOT, unescape_map};
-use super::times::SHADOW_FIELD;
+use super::times::{SHADOW_FIELD, ZONE_KEY};
 use crate::model::{Document, instant_of, render_instant};
 
 /// Internal top-level fields never shown to clients: the soft-delete flag
@@ -138,7 +138,8 @@ fn render_canonical(text: &str) -> Option<String> {
 }
 
 /// `s` without a trailing `,"_bcsTimes":{"<key>":{"$date":<i64>},...}` member
-/// (checked exactly); `s` itself when it has none.
+/// (checked exactly; its `"zone"` member is null or a plain string); `s`
+/// itself when it has none.
 fn without_shadow(s: &str) -> Option<&str> {
     const MEMBER: &str = ",\"_bcsTimes\":";
     if !s.ends_with('}') {
@@ -164,20 +165,40 @@ fn without_shadow(s: &str) -> Option<&str> {
             .iter()
             .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
             .count();
+        let key = &obj[i + 1..i + 1 + key_len];
         i += 1 + key_len;
-        let lead = b"\":{\"$date\":";
-        if key_len == 0 || !obj[i..].starts_with(lead) {
-            return None;
+        if key == ZONE_KEY.as_bytes() {
+            // "zone":null or "zone":"<name>"
+            if obj[i..].starts_with(b"\":null") {
+                i += 6;
+            } else if obj[i..].starts_with(b"\":\"") {
+                i += 3;
+                let len = obj[i..]
+                    .iter()
+                    .take_while(|c| **c != b'"' && **c != b'\\')
+                    .count();
+                if obj.get(i + len) != Some(&b'"') {
+                    return None;
+                }
+                i += len + 1;
+            } else {
+                return None;
+            }
+        } else {
+            let lead = b"\":{\"$date\":";
+            if key_len == 0 || !obj[i..].starts_with(lead) {
+                return None;
+            }
+            i += lead.len();
+            if obj.get(i) == Some(&b'-') {
+                i += 1;
+            }
+            let digits = obj[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 || obj.get(i + digits) != Some(&b'}') {
+                return None;
+            }
+            i += digits + 1;
         }
-        i += lead.len();
-        if obj.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        let digits = obj[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || obj.get(i + digits) != Some(&b'}') {
-            return None;
-        }
-        i += digits + 1;
         match obj.get(i) {
             Some(b',') => i += 1,
             Some(b'}') if i + 1 == obj.len() => return Some(&s[..at]),
@@ -494,15 +515,28 @@ mod tests {
             r#"{}"#,
             r#"{"data_status_startTime":{"$date":-5}}"#,
             r#"{"a":{"$date":1},"b_2":{"$date":2}}"#,
+            // As every PUT writes it now: the zone of naive times.
+            r#"{"zone":null}"#,
+            r#"{"data_status_startTime":{"$date":-5},"zone":"Asia/Shanghai"}"#,
+            r#"{"zone":"+08:00","b":{"$date":2}}"#,
         ] {
             let text = format!("{base},\"_bcsTimes\":{shadow}}}");
             assert_eq!(render_canonical(&text).as_deref(), Some(expected), "{text}");
             assert_eq!(render_text(&text).unwrap(), expected);
         }
         // Not the shadow's exact shape: the general path decides.
-        let text = format!("{base},\"_bcsTimes\":{{\"a\":1}}}}");
-        assert_eq!(render_canonical(&text), None);
-        assert_eq!(render_text(&text).unwrap(), expected);
+        for odd in [
+            r#"{"a":1}"#,
+            r#"{"zone":1}"#,
+            r#"{"zone":"a"b"}"#,
+            r#"{"zone":"x}"#,
+        ] {
+            let text = format!("{base},\"_bcsTimes\":{odd}}}");
+            assert_eq!(render_canonical(&text), None, "{text}");
+            if serde_json::from_str::<Value>(&text).is_ok() {
+                assert_eq!(render_text(&text).unwrap(), expected);
+            }
+        }
     }
 
     /// A document in the stored shape takes the search-based path.
