@@ -42,6 +42,17 @@ pub enum Database {
 }
 
 impl Database {
+    /// Every logical database.
+    pub const ALL: [Database; 7] = [
+        Database::Dynamic,
+        Database::Event,
+        Database::Alarm,
+        Database::Metric,
+        Database::Watch,
+        Database::Host,
+        Database::ClusterConfig,
+    ];
+
     /// Stable lower-case name, used in logs and in the embedded layout.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -109,18 +109,8 @@ impl TestStore {
         db: bcs_storage::model::Database,
         name: &str,
     ) -> mongodb::Collection<bson::Document> {
-        use bcs_storage::model::Database;
         let m = &self.settings.storage.mongodb;
-        let d = &m.databases;
-        let db_name = match db {
-            Database::Dynamic => &d.dynamic,
-            Database::Event => &d.event,
-            Database::Alarm => &d.alarm,
-            Database::Metric => &d.metric,
-            Database::Watch => &d.watch,
-            Database::Host => &d.host,
-            Database::ClusterConfig => &d.cluster_config,
-        };
+        let db_name = bcs_storage::store::mongo::database_name(&m.databases, db);
         let client = mongodb::Client::with_uri_str(&m.uri).await.expect("client");
         client.database(db_name).collection(name)
     }

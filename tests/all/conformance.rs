@@ -1135,22 +1135,14 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
     let purger = MongoStore::open(m, &store.settings.watch)
         .await
         .expect("open");
-    let spaces: Vec<Namespace> = [
-        Database::Dynamic,
-        Database::Event,
-        Database::Alarm,
-        Database::Metric,
-        Database::Watch,
-        Database::Host,
-        Database::ClusterConfig,
-    ]
-    .into_iter()
-    .map(|database| Namespace {
-        database,
-        collection: "purged".into(),
-        key_fields: &[],
-    })
-    .collect();
+    let spaces: Vec<Namespace> = Database::ALL
+        .into_iter()
+        .map(|database| Namespace {
+            database,
+            collection: "purged".into(),
+            key_fields: &[],
+        })
+        .collect();
     for ns in &spaces {
         for (name, t) in [("gone", 1), ("kept", 2)] {
             let d = doc(
@@ -1167,16 +1159,7 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
         let coll = client.database(db).collection::<bson::Document>("purged");
         async move { coll.count_documents(bson::doc! {}).await }
     };
-    let d = &m.databases;
-    let dbs = [
-        &d.dynamic,
-        &d.event,
-        &d.alarm,
-        &d.metric,
-        &d.watch,
-        &d.host,
-        &d.cluster_config,
-    ];
+    let dbs = Database::ALL.map(|db| bcs_storage::store::mongo::database_name(&m.databases, db));
     // Deleted just now: too young to purge.
     assert_eq!(purger.purge(chrono::Utc::now()).await, 0);
     for db in dbs {

@@ -47,6 +47,19 @@ pub struct MongoStore {
     once: Mutex<HashMap<(String, String, String), bool>>,
 }
 
+/// The configured MongoDB database of a logical database.
+pub fn database_name(names: &crate::config::MongoDatabases, db: Database) -> &str {
+    match db {
+        Database::Dynamic => &names.dynamic,
+        Database::Event => &names.event,
+        Database::Alarm => &names.alarm,
+        Database::Metric => &names.metric,
+        Database::Watch => &names.watch,
+        Database::Host => &names.host,
+        Database::ClusterConfig => &names.cluster_config,
+    }
+}
+
 /// The value at a dotted path of a document.
 fn bson_at(doc: &BsonDoc, path: &str) -> Option<Bson> {
     let mut comps = path.split('.');
@@ -256,16 +269,7 @@ impl MongoStore {
     }
 
     fn db_name(&self, db: Database) -> &str {
-        let d = &self.settings.databases;
-        match db {
-            Database::Dynamic => &d.dynamic,
-            Database::Event => &d.event,
-            Database::Alarm => &d.alarm,
-            Database::Metric => &d.metric,
-            Database::Watch => &d.watch,
-            Database::Host => &d.host,
-            Database::ClusterConfig => &d.cluster_config,
-        }
+        database_name(&self.settings.databases, db)
     }
 
     fn collection(&self, ns: &Namespace) -> Collection<BsonDoc> {
@@ -651,17 +655,9 @@ async fn purge_once(
     let cutoff = bson::DateTime::from_millis(
         now.timestamp_millis() - (settings.purge_after_secs as i64) * 1000,
     );
-    let d = &settings.databases;
     let mut total = 0;
-    for db_name in [
-        &d.dynamic,
-        &d.event,
-        &d.alarm,
-        &d.metric,
-        &d.watch,
-        &d.host,
-        &d.cluster_config,
-    ] {
+    for db in Database::ALL {
+        let db_name = database_name(&settings.databases, db);
         let db = client.database(db_name);
         let Ok(names) = db.list_collection_names().await else {
             continue;
