@@ -10,6 +10,7 @@ pub mod error;
 mod events;
 mod health;
 mod host;
+pub mod kube;
 mod metric;
 mod query;
 mod watch;
@@ -57,7 +58,8 @@ pub fn create_app(
             status_policy(req, next, always_200)
         }))
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
-        .configure(health::configure);
+        .configure(health::configure)
+        .configure(kube::configure);
     for prefix in PREFIXES {
         app = app.service(
             web::scope(prefix)
@@ -110,7 +112,7 @@ async fn status_policy(
     next: Next<impl MessageBody>,
     always_200: bool,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let probe = matches!(req.path(), "/healthz" | "/readyz");
+    let probe = matches!(req.path(), "/healthz" | "/readyz") || kube::is_kube_path(req.path());
     let mut res = next.call(req).await?;
     if always_200 && !probe && res.status() != StatusCode::OK {
         *res.response_mut().status_mut() = StatusCode::OK;

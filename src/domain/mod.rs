@@ -10,6 +10,7 @@ pub mod dynamic;
 pub mod escape;
 pub mod events;
 pub mod host;
+pub mod kube;
 pub mod labels;
 pub mod metric;
 pub mod multicluster;

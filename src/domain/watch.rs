@@ -177,6 +177,13 @@ impl WatchHub {
         self.active.load(Ordering::SeqCst)
     }
 
+    /// Turns true when the service shuts down.
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        let mut rx = self.shutdown.subscribe();
+        rx.mark_unchanged();
+        rx
+    }
+
     /// Ends every open stream (with the break event) and every later one.
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
@@ -184,10 +191,10 @@ impl WatchHub {
 }
 
 /// Counts a stream as open while it lives.
-struct Active(Arc<WatchHub>);
+pub(crate) struct Active(Arc<WatchHub>);
 
 impl Active {
-    fn new(hub: &Arc<WatchHub>) -> Active {
+    pub(crate) fn new(hub: &Arc<WatchHub>) -> Active {
         hub.active.fetch_add(1, Ordering::SeqCst);
         Active(hub.clone())
     }

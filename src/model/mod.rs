@@ -92,7 +92,20 @@ pub struct Query {
     pub skip: u64,
     /// `None` = no limit (internal use only; API routes always set one).
     pub limit: Option<u64>,
+    /// Keyset position (with [`Sort::NaturalKey`] only): the natural key
+    /// values of the last document of the previous page; only documents
+    /// after it are read. Each page is then an index range, and paging
+    /// through a collection that changes meanwhile neither repeats nor skips
+    /// a document that exists throughout.
+    pub after: Option<Vec<serde_json::Value>>,
+    /// Give each document's JSON text, in [`crate::store::Store::find_text`],
+    /// the revision of its last write as the top-level string field
+    /// [`REVISION_FIELD`], where the store numbers its writes.
+    pub with_revision: bool,
 }
+
+/// See [`Query::with_revision`].
+pub const REVISION_FIELD: &str = "_bcsRevision";
 
 impl Query {
     /// A query with the given filter, natural order, no projection, no limit.
@@ -103,8 +116,34 @@ impl Query {
             sort: Sort::NaturalKey,
             skip: 0,
             limit: None,
+            after: None,
+            with_revision: false,
         }
     }
+}
+
+/// [`Query::after`] as a filter: documents whose natural key (the values of
+/// `key_fields`, missing = null, which sorts before strings) comes after
+/// `after`. For backends without a native key order, and for counts.
+pub fn key_after(key_fields: &[&str], after: &[serde_json::Value]) -> Filter {
+    use serde_json::Value;
+    let mut alternatives = Vec::new();
+    for i in 0..key_fields.len().min(after.len()) {
+        let mut parts: Vec<Filter> = key_fields[..i]
+            .iter()
+            .zip(after)
+            .map(|(f, v)| Filter::Eq((*f).to_owned(), v.clone()))
+            .collect();
+        let field = key_fields[i].to_owned();
+        parts.push(match &after[i] {
+            // Every string sorts after null (a missing field).
+            Value::Null => Filter::Type(field, vec![ValueType::String]),
+            Value::String(s) => Filter::Range(field, RangeOp::Gt, Bound::String(s.clone())),
+            other => Filter::Range(field, RangeOp::Gt, Bound::String(other.to_string())),
+        });
+        alternatives.push(Filter::and(parts));
+    }
+    Filter::Or(alternatives)
 }
 
 /// What a write did.

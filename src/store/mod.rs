@@ -306,6 +306,11 @@ pub trait Store: Send + Sync {
     /// have issued is [`StoreError::InvalidFilter`].
     async fn changes(&self, ns: &Namespace, since: Option<&str>) -> Result<ChangeFeed, StoreError>;
 
+    /// A revision of `ns` no older than any write committed before the
+    /// call: a read started after it sees those writes, and the feed from it
+    /// (`changes(ns, Some(rev))`) reports every later one.
+    async fn revision(&self, ns: &Namespace) -> Result<String, StoreError>;
+
     /// Makes sure the index exists (idempotent, and cheap when repeated:
     /// called at start-up and before the first writes of per-cluster
     /// collections).

@@ -1022,8 +1022,15 @@ impl Store for MongoStore {
         opts.sort = Some(sort);
         opts.skip = Some(query.skip.min(i64::MAX as u64));
         opts.limit = query.limit.map(|l| l.min(i64::MAX as u64) as i64);
+        let filter = match &query.after {
+            Some(after) => Filter::and([
+                query.filter.clone(),
+                crate::model::key_after(ns.key_fields, after),
+            ]),
+            None => query.filter.clone(),
+        };
         let cursor = coll
-            .find(Self::live(&query.filter))
+            .find(Self::live(&filter))
             .with_options(opts)
             .await
             .map_err(classify)?;
@@ -1077,6 +1084,18 @@ impl Store for MongoStore {
             .collect();
         let json = from_bson_doc(&doc);
         Ok(json.into_iter().map(|(_, v)| v).collect())
+    }
+
+    async fn revision(&self, ns: &Namespace) -> Result<String, StoreError> {
+        let coll = self
+            .watch_client
+            .database(self.db_name(ns.database))
+            .collection::<BsonDoc>(&ns.collection);
+        let stream = coll.watch().await.map_err(|e| watch_error(e, None))?;
+        stream
+            .resume_token()
+            .and_then(|t| token_text(&t))
+            .ok_or_else(|| StoreError::Internal("the change stream gave no resume token".into()))
     }
 
     async fn changes(

@@ -527,7 +527,10 @@ impl SqliteStore {
     }
     /// The statement of a query and its condition.
     fn select(&self, ns: &Namespace, query: &Query) -> (String, sql::SqlFilter) {
-        let cond = self.condition(ns, &query.filter);
+        let mut cond = self.condition(ns, &query.filter);
+        if let Some(after) = &query.after {
+            cond.and_key_after(ns, after);
+        }
         let limit = query
             .limit
             .map(|l| l.min(i64::MAX as u64) as i64)
@@ -542,10 +545,10 @@ impl SqliteStore {
         // of whole rows would convert every match); other reads come in key
         // order and read each row once.
         let sql = if !cond.indexed {
-            format!("SELECT doc FROM docs WHERE {} {page}", cond.sql)
+            format!("SELECT doc, rev FROM docs WHERE {} {page}", cond.sql)
         } else {
             format!(
-                "SELECT doc FROM docs WHERE id IN (SELECT id FROM docs WHERE {} {page}) {order}",
+                "SELECT doc, rev FROM docs WHERE id IN (SELECT id FROM docs WHERE {} {page}) {order}",
                 cond.sql
             )
         };
@@ -909,8 +912,20 @@ impl Store for SqliteStore {
                 })
                 .await;
         }
+        if query.with_revision {
+            return self
+                .find_rows(ns, query, move |row, _| {
+                    let rev: i64 = row.get(1).map_err(internal)?;
+                    map(&with_revision(&row_text(row)?, rev))
+                })
+                .await;
+        }
         self.find_rows(ns, query, move |row, _| map(&row_text(row)?))
             .await
+    }
+
+    async fn revision(&self, _ns: &Namespace) -> Result<String, StoreError> {
+        Ok(self.committed.get().to_string())
     }
 
     async fn count(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
@@ -1150,6 +1165,20 @@ fn row_text(row: &rusqlite::Row<'_>) -> Result<String, StoreError> {
     jsonb::to_json(blob).ok_or_else(|| {
         StoreError::Internal("a stored document is not JSONB this service wrote".into())
     })
+}
+
+/// A document's text with its revision as the first top-level field.
+fn with_revision(text: &str, rev: i64) -> String {
+    let rest = text.strip_prefix('{').unwrap_or(text);
+    let sep = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    format!(
+        "{{\"{}\":\"{rev}\"{sep}{rest}",
+        crate::model::REVISION_FIELD
+    )
 }
 
 fn row_doc(

@@ -40,6 +40,19 @@ pub struct SqlFilter {
 }
 
 impl SqlFilter {
+    /// Adds the keyset condition of [`crate::model::Query::after`]: the
+    /// `key` column orders as the natural key does (the separator sorts
+    /// before every character a key may hold; null is empty).
+    pub fn and_key_after(&mut self, ns: &Namespace, after: &[Value]) {
+        let mut doc = serde_json::Map::new();
+        for (f, v) in ns.key_fields.iter().zip(after) {
+            doc.insert((*f).to_owned(), v.clone());
+        }
+        let p = self.param(SqlValue::Text(key_of(ns, &doc)));
+        self.sql.push_str(&format!(" AND key > {p}"));
+        self.point = false;
+    }
+
     fn param(&mut self, v: SqlValue) -> String {
         self.params.push(v);
         format!("?{}", self.params.len())

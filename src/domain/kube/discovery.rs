@@ -1,0 +1,283 @@
+//! Discovery: which resources the views serve (every built-in kind, and
+//! every other stored Kubernetes kind), as the legacy documents and as the
+//! aggregated `apidiscovery.k8s.io/v2` form kubectl 1.32 asks for first.
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::Status;
+use super::path::ResourceRef;
+use super::resources::{BUILTINS, Resource, builtin_by_kind, builtin_by_path, kind_like};
+use crate::domain::Service;
+use crate::domain::dynamic::DYNAMIC_KEY;
+use crate::model::{Database, Filter, Namespace, Projection, Query};
+
+/// Verbs of every served resource (the views are read-only).
+pub const VERBS: &[&str] = &["get", "list", "watch"];
+
+/// The storage namespace of a kind.
+pub fn namespace_of(kind: &str) -> Namespace {
+    Namespace {
+        database: Database::Dynamic,
+        collection: kind.to_owned(),
+        key_fields: DYNAMIC_KEY,
+    }
+}
+
+/// Every served resource: the built-in kinds, then the other stored kinds
+/// (their group/version from a stored `apiVersion`, scope from whether the
+/// stored documents have a namespace).
+pub async fn resources(svc: &Service) -> Result<Vec<Resource>, Status> {
+    let mut out: Vec<Resource> = BUILTINS.iter().map(Resource::of_builtin).collect();
+    let mut names = svc.store.list_collections(Database::Dynamic).await?;
+    names.sort();
+    for name in names {
+        if !kind_like(&name) || builtin_by_kind(&name).is_some() {
+            continue;
+        }
+        let q = Query {
+            projection: Some(Projection::new(["data.apiVersion", "namespace"])),
+            limit: Some(1),
+            ..Query::new(Filter::Eq(
+                "resourceType".into(),
+                Value::String(name.clone()),
+            ))
+        };
+        let mut docs = svc.store.find(&namespace_of(&name), &q).await?;
+        let Some(doc) = docs.next().await.transpose()? else {
+            continue;
+        };
+        let api_version = doc
+            .get("data")
+            .and_then(|d| d.get("apiVersion"))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty());
+        let Some(api_version) = api_version else {
+            continue;
+        };
+        let namespaced = doc.get("namespace").is_some_and(Value::is_string);
+        let res = Resource::of_stored(&name, api_version, namespaced);
+        if out
+            .iter()
+            .any(|r| r.group == res.group && r.plural == res.plural)
+        {
+            continue;
+        }
+        out.push(res);
+    }
+    Ok(out)
+}
+
+/// The resource a path names; NotFound when none is served there.
+pub async fn resolve(svc: &Service, r: &ResourceRef) -> Result<Resource, Status> {
+    if let Some(b) = builtin_by_path(&r.group, &r.version, &r.plural) {
+        return Ok(Resource::of_builtin(b));
+    }
+    if BUILTINS
+        .iter()
+        .any(|b| b.group == r.group && b.plural == r.plural)
+    {
+        // A built-in resource at a version not served.
+        return Err(Status::no_resource());
+    }
+    resources(svc)
+        .await?
+        .into_iter()
+        .find(|x| x.group == r.group && x.version == r.version && x.plural == r.plural)
+        .ok_or_else(Status::no_resource)
+}
+
+/// Groups in the order served (core first), each with its versions.
+fn groups(all: &[Resource]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in all {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, vs)) => {
+                if !vs.contains(&r.version) {
+                    vs.push(r.version.clone());
+                }
+            }
+            None => out.push((r.group.clone(), vec![r.version.clone()])),
+        }
+    }
+    out
+}
+
+fn gv(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// `/version`.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": concat!("v1.32.0+bcs-storage-", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+/// `/api` (legacy).
+pub fn core_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+    })
+}
+
+fn group_json(group: &str, versions: &[String]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": gv(group, v), "version": v}))
+        .collect();
+    json!({
+        "name": group,
+        "versions": vs,
+        "preferredVersion": vs.first().cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// `/apis` (legacy).
+pub fn group_list(all: &[Resource]) -> Value {
+    let groups: Vec<Value> = groups(all)
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| group_json(&g, &vs))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/apis/{group}` (legacy); None when no resource is in the group.
+pub fn group(all: &[Resource], name: &str) -> Option<Value> {
+    let (g, vs) = groups(all)
+        .into_iter()
+        .find(|(g, _)| g == name && !g.is_empty())?;
+    let mut v = group_json(&g, &vs);
+    v["kind"] = json!("APIGroup");
+    v["apiVersion"] = json!("v1");
+    Some(v)
+}
+
+/// `/api/v1`, `/apis/{group}/{version}` (legacy); None when nothing is
+/// served there.
+pub fn resource_list(all: &[Resource], group: &str, version: &str) -> Option<Value> {
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .map(|r| {
+            let mut v = json!({
+                "name": r.plural,
+                "singularName": r.singular(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": VERBS,
+            });
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            if !r.categories.is_empty() {
+                v["categories"] = json!(r.categories);
+            }
+            v
+        })
+        .collect();
+    if items.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv(group, version),
+        "resources": items,
+    }))
+}
+
+/// The aggregated discovery document of `/api` (core) or `/apis` (the
+/// other groups): `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`.
+pub fn aggregated(all: &[Resource], core: bool, api_version: &str) -> Value {
+    let items: Vec<Value> = groups(all)
+        .into_iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .map(|(g, vs)| {
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = all
+                        .iter()
+                        .filter(|r| r.group == g && &r.version == v)
+                        .map(|r| {
+                            let mut x = json!({
+                                "resource": r.plural,
+                                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": r.singular(),
+                                "verbs": VERBS,
+                            });
+                            if !r.short_names.is_empty() {
+                                x["shortNames"] = json!(r.short_names);
+                            }
+                            if !r.categories.is_empty() {
+                                x["categories"] = json!(r.categories);
+                            }
+                            x
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": g}, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": api_version,
+        "metadata": {},
+        "items": items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_list_the_builtins() {
+        let all: Vec<Resource> = BUILTINS.iter().map(Resource::of_builtin).collect();
+        let core = resource_list(&all, "", "v1").unwrap();
+        let pods = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods")
+            .unwrap();
+        assert_eq!(pods["shortNames"], json!(["po"]));
+        assert_eq!(pods["namespaced"], true);
+        let groups = group_list(&all);
+        assert!(
+            groups["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["name"] == "apps")
+        );
+        let agg = aggregated(&all, false, "apidiscovery.k8s.io/v2");
+        assert!(
+            agg["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| g["metadata"]["name"] != "")
+        );
+        assert!(resource_list(&all, "apps", "v1beta1").is_none());
+    }
+}
