@@ -270,6 +270,31 @@ impl TestApp {
     pub async fn get(&self, uri: &str) -> Reply {
         self.send("GET", uri, None).await
     }
+
+    /// A GET with request headers (`Accept` negotiation).
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = test::TestRequest::get().uri(uri);
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let res = self.app.call(req.to_request()).await;
+        let status = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = test::read_body(res).await;
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            raw,
+            content_type,
+        }
+    }
     /// Sends `body` as JSON.
     pub async fn send_json(&self, method: &str, uri: &str, body: &Value) -> Reply {
         self.send(method, uri, Some(body.to_string().as_bytes()))
@@ -318,6 +343,22 @@ impl TestApp {
             .uri(uri)
             .set_payload(body.as_bytes().to_vec())
             .to_request();
+        let res = self.app.call(req).await;
+        Watch {
+            status: res.status().as_u16(),
+            body: res.into_body(),
+            buf: Vec::new(),
+            ended: false,
+            heartbeats: 0,
+        }
+    }
+}
+
+impl TestApp {
+    /// GETs a streaming route (a Kubernetes watch) and returns the open
+    /// stream.
+    pub async fn watch_get(&self, uri: &str) -> Watch {
+        let req = test::TestRequest::get().uri(uri).to_request();
         let res = self.app.call(req).await;
         Watch {
             status: res.status().as_u16(),

@@ -11,6 +11,7 @@ mod http_dynamic;
 mod http_errors;
 mod http_events;
 mod http_host;
+mod http_kube;
 mod http_metric;
 mod http_query;
 mod http_watch;
