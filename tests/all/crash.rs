@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Drop for Server {
@@ -23,7 +23,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -34,7 +34,7 @@ fn start(dir: &std::path::Path) -> Server {
     start_with(dir, &[])
 }
 
-fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+pub(crate) fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
         .arg("serve")
@@ -59,7 +59,7 @@ fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
 }
 
 /// One request on its own connection; returns (status, body).
-fn request(
+pub(crate) fn request(
     port: u16,
     method: &str,
     path: &str,

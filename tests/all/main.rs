@@ -16,5 +16,6 @@ mod http_metric;
 mod http_query;
 mod http_watch;
 mod http_watchkv;
+mod kube_clients;
 mod props;
 mod retention;

@@ -1,0 +1,585 @@
+//! Real Kubernetes clients against a real server process, on both stores:
+//! `kubectl` (get with tables, -o json/wide, selectors, -A, --chunk-size,
+//! get --raw, api-resources, get --watch) on the one-cluster and the
+//! all-clusters views, with the kubeconfig docs/kubernetes-api.md shows;
+//! and the Python `kubernetes` client (lists with selectors and paging,
+//! watch.Watch().stream, relisting after a 410). The Python client lives
+//! in target/kube-venv, installed by scripts/test.sh from
+//! tests/clients/requirements.txt.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{Backend, MONGO_ENV, TestStore, backends};
+use crate::crash::{Server, request, start_with};
+
+const BCS: &str = "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters";
+
+/// A server of `backend` on a fresh store (its own MongoDB databases).
+fn server(backend: Backend, dir: &Path, extra: &[(&str, &str)]) -> Server {
+    let unique = format!(
+        "kc{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros() % 1_000_000_000
+    );
+    let mut env: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if backend == Backend::Mongo {
+        env.push(("BCS_STORAGE__STORAGE__BACKEND".into(), "mongodb".into()));
+        env.push((
+            "BCS_STORAGE__STORAGE__MONGODB__URI".into(),
+            std::env::var(MONGO_ENV).expect("mongo uri"),
+        ));
+        for db in [
+            "dynamic",
+            "event",
+            "alarm",
+            "metric",
+            "watch",
+            "host",
+            "cluster_config",
+        ] {
+            env.push((
+                format!(
+                    "BCS_STORAGE__STORAGE__MONGODB__DATABASES__{}",
+                    db.to_uppercase()
+                ),
+                format!("{unique}_{db}"),
+            ));
+        }
+    }
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    start_with(dir, &refs)
+}
+
+fn put_pod(port: u16, cluster: &str, ns: &str, name: &str, labels: Value, phase: &str) {
+    let body = json!({"data": {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels, "resourceVersion": "77",
+                     "creationTimestamp": "2026-01-02T03:04:05Z"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "nginx:1.25"}]},
+        "status": {"phase": phase, "podIP": "10.0.0.9",
+                   "containerStatuses": [{"name": "c", "image": "nginx:1.25", "imageID": "docker.io/library/nginx@sha256:0d17", "ready": true, "restartCount": 1, "state": {"running": {}}}]}
+    }});
+    let path = format!("{BCS}/{cluster}/namespaces/{ns}/Pod/{name}");
+    let (status, reply) = request(port, "PUT", &path, Some(&body.to_string())).expect("put");
+    assert_eq!(status, 200, "{reply}");
+}
+
+fn put_node(port: u16, cluster: &str, name: &str) {
+    let body = json!({"data": {"metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {
+            "architecture": "amd64", "bootID": "b", "containerRuntimeVersion": "containerd://1.7.2",
+            "kernelVersion": "5.15.0", "kubeProxyVersion": "v1.30.2", "kubeletVersion": "v1.30.2",
+            "machineID": "m", "operatingSystem": "linux", "osImage": "Ubuntu 22.04", "systemUUID": "u"}}}});
+    let path =
+        format!("/bcsapi/v4/storage/k8s/dynamic/cluster_resources/clusters/{cluster}/Node/{name}");
+    let (status, reply) = request(port, "PUT", &path, Some(&body.to_string())).expect("put");
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// kubectl with a kubeconfig of its own (the example of the docs: one
+/// context per view) and a private discovery cache.
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl Kubectl {
+    fn new(dir: &Path, port: u16) -> Kubectl {
+        let kubeconfig = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: bcs-k8s-1
+  cluster:
+    server: http://127.0.0.1:{port}/clusters/BCS-K8S-1
+- name: bcs-all
+  cluster:
+    server: http://127.0.0.1:{port}
+contexts:
+- name: bcs-k8s-1
+  context:
+    cluster: bcs-k8s-1
+    user: bcs
+- name: bcs-all
+  context:
+    cluster: bcs-all
+    user: bcs
+users:
+- name: bcs
+  user: {{}}
+current-context: bcs-k8s-1
+"
+        );
+        std::fs::write(&kubeconfig, text).expect("kubeconfig");
+        Kubectl {
+            kubeconfig,
+            cache: dir.join("kube-cache"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.cache.parent().unwrap_or(Path::new("/tmp")))
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args);
+        c
+    }
+
+    /// Runs kubectl; (success, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self
+            .command(args)
+            .output()
+            .expect("kubectl runs (scripts/test.sh installs it when missing)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "kubectl {args:?} failed: {err}\n{out}");
+        out
+    }
+}
+
+/// Rows of kubectl's table output, split on runs of 2+ spaces.
+fn rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn kubectl_reads_both_views() {
+    for b in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let srv = server(b, &dir.path().join("data"), &[]);
+        let port = srv.port;
+        put_pod(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_pod(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "web-2",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_pod(
+            port,
+            "BCS-K8S-1",
+            "kube-system",
+            "dns",
+            json!({"app": "dns"}),
+            "Pending",
+        );
+        put_pod(
+            port,
+            "BCS-K8S-2",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_node(port, "BCS-K8S-1", "node-1");
+        let k = Kubectl::new(dir.path(), port);
+
+        let out = k.ok(&["get", "pods"]);
+        let r = rows(&out);
+        assert_eq!(
+            r[0],
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "{b:?}\n{out}"
+        );
+        assert_eq!(r[1][..4], ["web-1", "1/1", "Running", "1"]);
+        assert_eq!(r.len(), 3, "{out}");
+        let out = k.ok(&["get", "pods", "-A", "-o", "wide"]);
+        let r = rows(&out);
+        assert_eq!(
+            r[0],
+            [
+                "NAMESPACE",
+                "NAME",
+                "READY",
+                "STATUS",
+                "RESTARTS",
+                "AGE",
+                "IP",
+                "NODE",
+                "NOMINATED NODE",
+                "READINESS GATES"
+            ],
+            "{out}"
+        );
+        assert_eq!(r.len(), 4, "{out}");
+        assert_eq!(r[3][..2], ["kube-system", "dns"]);
+        assert_eq!(r[3][6..8], ["10.0.0.9", "node-1"]);
+        let out = k.ok(&[
+            "get",
+            "pods",
+            "-A",
+            "-l",
+            "app=web",
+            "--field-selector",
+            "status.phase=Running",
+            "-o",
+            "name",
+        ]);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["pod/web-1", "pod/web-2"],
+            "{b:?}"
+        );
+        let out = k.ok(&["get", "pods", "-n", "default", "-o", "json"]);
+        let v: Value = serde_json::from_str(&out).expect("json");
+        let names: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["web-1", "web-2"]);
+        assert_eq!(
+            v["items"][0]["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+            "BCS-K8S-1"
+        );
+        let out = k.ok(&["get", "nodes"]);
+        assert_eq!(rows(&out)[1][..3], ["node-1", "Ready", "<none>"], "{out}");
+        // Paging: every pod, whatever the chunk size.
+        let out = k.ok(&["get", "pods", "-A", "--chunk-size", "1", "-o", "name"]);
+        assert_eq!(out.lines().count(), 3, "{out}");
+        let out = k.ok(&["get", "--raw", "/api/v1/namespaces/default/pods/web-2"]);
+        let v: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["metadata"]["name"], "web-2");
+        let out = k.ok(&["api-resources", "--no-headers"]);
+        for want in ["pods", "deployments", "nodes", "events"] {
+            assert!(
+                out.lines().any(|l| l.starts_with(&format!("{want} "))),
+                "{want}: {out}"
+            );
+        }
+        let (ok, _, err) = k.run(&["get", "pod", "nope"]);
+        assert!(!ok);
+        assert!(
+            err.contains("Error from server (NotFound): pods \"nope\" not found"),
+            "{err}"
+        );
+        let (ok, _, err) = k.run(&["get", "pods", "--field-selector", "spec.bogus=1"]);
+        assert!(!ok);
+        assert!(
+            err.contains("field label not supported: spec.bogus"),
+            "{err}"
+        );
+        let (ok, _, err) = k.run(&["delete", "pod", "web-1"]);
+        assert!(!ok, "the views are read-only");
+        assert!(
+            err.contains("MethodNotAllowed") || err.contains("not allow"),
+            "{err}"
+        );
+
+        // All clusters: the Cluster column, both clusters' pods.
+        let out = k.ok(&["--context", "bcs-all", "get", "pods", "-A"]);
+        let r = rows(&out);
+        assert_eq!(r[0][..3], ["NAMESPACE", "CLUSTER", "NAME"], "{out}");
+        let got: Vec<String> = r[1..]
+            .iter()
+            .map(|x| format!("{}/{}", x[1], x[2]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "BCS-K8S-1/web-1",
+                "BCS-K8S-1/web-2",
+                "BCS-K8S-1/dns",
+                "BCS-K8S-2/web-1"
+            ],
+            "{b:?}"
+        );
+        let out = k.ok(&[
+            "--server",
+            &format!("http://127.0.0.1:{port}/apis/clusterpedia.io/v1beta1/resources"),
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "name",
+        ]);
+        assert_eq!(out.lines().count(), 4, "{out}");
+
+        // get --watch (bounded): the current state, then a new pod.
+        let mut child = k
+            .command(&[
+                "get",
+                "pods",
+                "--watch",
+                "-o",
+                "name",
+                "--request-timeout",
+                "60s",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl watch");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut lines = Vec::new();
+        let mut wrote = false;
+        while !lines.iter().any(|l: &String| l == "pod/web-3") {
+            assert!(Instant::now() < deadline, "kubectl --watch saw {lines:?}");
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                lines.push(l);
+            }
+            if !wrote && lines.len() >= 2 {
+                put_pod(
+                    port,
+                    "BCS-K8S-1",
+                    "default",
+                    "web-3",
+                    json!({"app": "web"}),
+                    "Running",
+                );
+                wrote = true;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(lines[..2], ["pod/web-1", "pod/web-2"], "{b:?}");
+    }
+}
+
+#[test]
+fn kubectl_lists_ten_thousand_pods_completely() {
+    // Loaded in-process (fast), then served by a real server on the same
+    // files; kubectl pages by 500.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = TestStore::with_settings(Backend::Sqlite, |s| s.storage.sqlite.path = data.clone()).await;
+        let svc = store.service();
+        let mut tasks = Vec::new();
+        for i in 0..10_000 {
+            let svc = svc.clone();
+            tasks.push(tokio::spawn(async move {
+                let path = bcs_storage::domain::dynamic::ResourcePath {
+                    cluster_id: "BIG".into(),
+                    namespace: Some(format!("ns{}", i % 10)),
+                    resource_type: "Pod".into(),
+                    resource_name: Some(format!("pod-{i:05}")),
+                };
+                let data = json!({"metadata": {"name": format!("pod-{i:05}")}, "status": {"phase": "Running"}});
+                bcs_storage::domain::dynamic::upsert_data(&svc, &path, data).await.expect("upsert");
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        store.store.close().await;
+    });
+    drop(rt);
+    let srv = server(Backend::Sqlite, &data, &[]);
+    let k = Kubectl::new(dir.path(), srv.port);
+    let out = k.ok(&[
+        "--server",
+        &format!("http://127.0.0.1:{}/clusters/BIG", srv.port),
+        "get",
+        "pods",
+        "-A",
+        "--no-headers",
+    ]);
+    let names: std::collections::BTreeSet<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(out.lines().count(), 10_000);
+    assert_eq!(names.len(), 10_000);
+}
+
+/// The venv python with the `kubernetes` client.
+fn python() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kube-venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: scripts/test.sh installs tests/clients/requirements.txt there",
+        p.display()
+    );
+    p
+}
+
+fn py(server: &str, bcs_base: &str, scenario: &str, arg: Option<&str>) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/kube_client.py");
+    let mut c = Command::new(python());
+    c.arg(script).args([server, bcs_base, scenario]);
+    if let Some(a) = arg {
+        c.arg(a);
+    }
+    let out = c.output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "python {scenario} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python {scenario} printed {:?}: {e}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn the_python_client_lists_pages_and_watches() {
+    for b in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let srv = server(b, &dir.path().join("data"), &[]);
+        let port = srv.port;
+        put_pod(
+            port,
+            "C1",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_pod(
+            port,
+            "C1",
+            "default",
+            "web-2",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_pod(port, "C1", "default", "db", json!({"app": "db"}), "Pending");
+        put_pod(port, "C1", "kube-system", "dns", json!({}), "Running");
+        put_pod(port, "C1", "kube-system", "proxy", json!({}), "Running");
+        put_pod(
+            port,
+            "C2",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_node(port, "C1", "node-1");
+        let server = format!("http://127.0.0.1:{port}/clusters/C1");
+        let bcs = format!("http://127.0.0.1:{port}{BCS}/C1");
+        let v = py(&server, &bcs, "list", None);
+        assert_eq!(v["web"], json!(["default/web-1", "default/web-2"]), "{b:?}");
+        assert_eq!(
+            v["not_web"],
+            json!(["default/db", "kube-system/dns", "kube-system/proxy"])
+        );
+        assert_eq!(v["pending"], json!(["default/db"]));
+        assert_eq!(
+            v["paged"],
+            json!([
+                "default/db",
+                "default/web-1",
+                "default/web-2",
+                "kube-system/dns",
+                "kube-system/proxy"
+            ])
+        );
+        assert_eq!(v["pages"], 3);
+        assert_eq!(
+            v["read"],
+            json!({"name": "web-1", "cluster": "C1", "created": "2026-01-02T03:04:05+00:00", "rv_is_store_revision": true, "phase": "Running"})
+        );
+        assert_eq!(v["missing"]["status"], 404);
+        assert_eq!(v["missing"]["reason"], "NotFound");
+        assert_eq!(v["bad_field"]["status"], 400);
+        assert_eq!(v["nodes"], json!(["node-1"]));
+
+        let v = py(&server, &bcs, "watch", None);
+        assert_eq!(v["initial"], json!([]));
+        assert_eq!(
+            v["events"],
+            json!([
+                ["ADDED", "w1", "Running"],
+                ["MODIFIED", "w1", "Succeeded"],
+                ["DELETED", "w1", "Succeeded"]
+            ]),
+            "{b:?}"
+        );
+    }
+}
+
+#[test]
+fn the_python_client_relists_after_a_410() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = server(
+        Backend::Sqlite,
+        &dir.path().join("data"),
+        &[("BCS_STORAGE__STORAGE__SQLITE__CHANGE_LOG_RETAIN", "5")],
+    );
+    let port = srv.port;
+    put_pod(port, "C1", "default", "first", json!({}), "Running");
+    let (_, list) = request(
+        port,
+        "GET",
+        "/clusters/C1/api/v1/namespaces/default/pods",
+        None,
+    )
+    .expect("list");
+    let v: Value = serde_json::from_str(&list).expect("json");
+    let stale = v["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_owned();
+    for i in 0..30 {
+        put_pod(
+            port,
+            "C1",
+            "default",
+            &format!("p{i}"),
+            json!({}),
+            "Running",
+        );
+    }
+    let server = format!("http://127.0.0.1:{port}/clusters/C1");
+    let bcs = format!("http://127.0.0.1:{port}{BCS}/C1");
+    let v = py(&server, &bcs, "expired", Some(&stale));
+    assert_eq!(v["error"], 410, "{v}");
+    assert_eq!(v["relisted"], 31);
+    assert_eq!(v["events"], json!([["ADDED", "after-410"]]));
+}
