@@ -206,6 +206,8 @@ struct Request {
     method: &'static str,
     path: String,
     body: Option<Vec<u8>>,
+    /// An `Accept` header (the Kubernetes views negotiate tables by it).
+    accept: Option<&'static str>,
 }
 
 impl Request {
@@ -214,6 +216,7 @@ impl Request {
             method: "GET",
             path: path.into(),
             body: None,
+            accept: None,
         }
     }
 
@@ -222,7 +225,13 @@ impl Request {
             method: "PUT",
             path: path.into(),
             body: Some(body),
+            accept: None,
         }
+    }
+
+    fn accepting(mut self, accept: &'static str) -> Self {
+        self.accept = Some(accept);
+        self
     }
 }
 
@@ -404,6 +413,9 @@ fn encode_request(out: &mut Vec<u8>, host: &str, req: &Request) {
         "{} {} HTTP/1.1\r\nHost: {host}\r\n",
         req.method, req.path
     );
+    if let Some(accept) = req.accept {
+        let _ = write!(out, "Accept: {accept}\r\n");
+    }
     match &req.body {
         Some(body) => {
             let _ = write!(
@@ -909,12 +921,55 @@ fn build_phases(preload: u64) -> Vec<Phase> {
             },
         ),
         Phase::new(
+            "kube-list",
+            "kubectl-style list: the same 100 pods as `list`, as a Kubernetes PodList",
+            move |ctx| {
+                let (namespace, app) =
+                    matching_list_pair(ctx.rng.below(preload.clamp(1, NAMESPACES)));
+                Request::get(format!(
+                    "/clusters/{CLUSTER}/api/v1/namespaces/ns-{namespace}/pods?labelSelector=app%3Dapp-{app}&limit={LIST_LIMIT}"
+                ))
+                .accepting("application/json")
+            },
+        )
+        .with_probe(expect_kube_items),
+        Phase::new(
+            "kube-table",
+            "kubectl get pods: a Table of 500 pods of a namespace",
+            move |ctx| {
+                let namespace = ctx.rng.below(preload.clamp(1, NAMESPACES));
+                Request::get(format!(
+                    "/clusters/{CLUSTER}/api/v1/namespaces/ns-{namespace}/pods?limit=500"
+                ))
+                .accepting(TABLE_ACCEPT)
+            },
+        )
+        .with_probe(expect_kube_items),
+        Phase::new(
             "query-time-day",
             "query pods by startTimeBegin/End (a 1-day window, ~12k pods), limit 100",
             move |ctx| time_window_query(ctx, preload, 86_400),
         )
         .with_probe(expect_non_empty_list),
     ]
+}
+
+/// What kubectl sends for `get`.
+const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+/// Probe: a Kubernetes list or Table with items (or rows).
+fn expect_kube_items(resp: &Response) -> Result<String> {
+    check_reply(resp)?;
+    let v = resp.json()?;
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned();
+    match v.get("items").or_else(|| v.get("rows")) {
+        Some(Value::Array(items)) if !items.is_empty() => Ok(format!("{kind} of {}", items.len())),
+        other => bail!("expected a non-empty {kind}, got {}", short(other)),
+    }
 }
 
 /// Clusters and objects the event phases spread over.
@@ -1625,10 +1680,12 @@ async fn run(args: &Args) -> Result<Outcome> {
     let all_phases = build_phases(args.preload);
     // `watch` is not a request loop: it runs last, on its own.
     let with_watch = args.phases.iter().any(|p| p == "watch");
+    // Nor is `kube-paged`: one client reading every pod page by page.
+    let with_paged = args.phases.iter().any(|p| p == "kube-paged");
     let names: Vec<String> = args
         .phases
         .iter()
-        .filter(|p| *p != "watch")
+        .filter(|p| *p != "watch" && *p != "kube-paged")
         .cloned()
         .collect();
     let phases = select_phases(&all_phases, &names)?;
@@ -1654,6 +1711,13 @@ async fn run(args: &Args) -> Result<Outcome> {
     for (index, phase) in phases.iter().enumerate() {
         results.push(measure_phase(addr, phase, args, index as u64 + 1, &rss).await);
     }
+    let paged = if with_paged {
+        eprintln!("phase kube-paged  every pod of the cluster through limit=500 / continue");
+        rss.reset_window();
+        Some(paged_list(addr, &rss).await?)
+    } else {
+        None
+    };
     let watch_report = if with_watch {
         eprintln!(
             "phase watch  {} watchers on the pods of one cluster while {} connections PUT new pods ({} s)",
@@ -1665,6 +1729,9 @@ async fn run(args: &Args) -> Result<Outcome> {
         None
     };
     print_report(&results, args, &rss);
+    if let Some(p) = &paged {
+        p.print(args.preload);
+    }
     let watch_failed = match &watch_report {
         Some(w) => {
             w.print();
@@ -1676,6 +1743,70 @@ async fn run(args: &Args) -> Result<Outcome> {
     drop(server);
     Ok(Outcome {
         any_phase_errors: results.iter().any(|r| r.errors > 0) || watch_failed,
+    })
+}
+
+/// What the `kube-paged` phase saw.
+struct PagedReport {
+    items: u64,
+    pages: u64,
+    distinct: usize,
+    elapsed: Duration,
+    peak_rss_anon_kib: Option<u64>,
+}
+
+impl PagedReport {
+    fn print(&self, preload: u64) {
+        println!(
+            "kube-paged: {} pods ({} distinct, {} expected) in {} pages of 500 in {:.2} s ({:.0} pods/s); server peak RssAnon {} MiB",
+            self.items,
+            self.distinct,
+            preload,
+            self.pages,
+            self.elapsed.as_secs_f64(),
+            self.items as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            mib(self.peak_rss_anon_kib),
+        );
+    }
+}
+
+/// Reads every pod of the benchmark cluster as kubectl does (`limit=500`,
+/// then `continue` until there is none), on one connection.
+async fn paged_list(addr: SocketAddr, rss: &RssMonitor) -> Result<PagedReport> {
+    let mut client = Connection::new(addr);
+    let mut token: Option<String> = None;
+    let mut names = std::collections::HashSet::new();
+    let (mut items, mut pages) = (0u64, 0u64);
+    let start = Instant::now();
+    loop {
+        let mut path = format!("/clusters/{CLUSTER}/api/v1/pods?limit=500");
+        if let Some(t) = &token {
+            path.push_str("&continue=");
+            path.push_str(t);
+        }
+        let resp = client
+            .send(&Request::get(path).accepting("application/json"))
+            .await?;
+        check_reply(&resp)?;
+        let v = resp.json()?;
+        pages += 1;
+        for item in v["items"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            items += 1;
+            if let Some(n) = item["metadata"]["name"].as_str() {
+                names.insert(n.to_owned());
+            }
+        }
+        match v["metadata"]["continue"].as_str() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(PagedReport {
+        items,
+        pages,
+        distinct: names.len(),
+        elapsed: start.elapsed(),
+        peak_rss_anon_kib: rss.window_anon_kib(),
     })
 }
 

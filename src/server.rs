@@ -99,7 +99,17 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let mut server = HttpServer::new(move || create_app(svc.clone(), http.clone()))
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .keep_alive(Duration::from_secs(75));
+        .keep_alive(Duration::from_secs(75))
+        // Streamed replies end with a small write (a list's tail, a watch
+        // frame): with Nagle's algorithm it waits for the client's delayed
+        // ACK, ~40 ms on a keep-alive connection, every few requests.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Err(e) = tcp.set_nodelay(true)
+            {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

@@ -75,6 +75,37 @@ pub fn render_text(text: &str) -> Result<String, serde_json::Error> {
 /// a `．`/`＄` byte or a `{"$date":` occurs, so those are searched for instead
 /// of walking every byte. `None` when the text has another shape.
 fn render_canonical(text: &str) -> Option<String> {
+    let c = canonical(text).filter(|c| c.revision.is_none())?;
+    let mut out = String::with_capacity(text.len() + 32);
+    out.push_str(&text[..c.data_start]);
+    rewrite_data(c.data, &mut out)?;
+    out.push_str(",\"createTime\":\"");
+    out.push_str(&render_instant(c.created));
+    out.push_str("\",\"updateTime\":\"");
+    out.push_str(&render_instant(c.updated));
+    out.push_str("\"}");
+    Some(out)
+}
+
+/// A dynamic document in canonical field order, split without parsing.
+pub(crate) struct Canonical<'a> {
+    /// A leading `_bcsRevision` member (see `Query::with_revision`).
+    pub revision: Option<&'a str>,
+    /// The plain-string fields before `data`, without quotes: `_id`,
+    /// `clusterId`, `namespace` (absent on cluster resources),
+    /// `resourceType`, `resourceName`.
+    pub fields: [Option<&'a str>; 5],
+    /// Where `data`'s value starts in the text.
+    pub data_start: usize,
+    /// `data`'s value, as stored.
+    pub data: &'a str,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// Splits a document stored in canonical field order (see
+/// [`render_canonical`]); `None` for any other shape.
+pub(crate) fn canonical(text: &str) -> Option<Canonical<'_>> {
     let b = text.as_bytes();
     // Prefix: the plain-string fields up to `"data":`.
     let mut i = 0;
@@ -86,7 +117,7 @@ fn render_canonical(text: &str) -> Option<String> {
             false
         }
     };
-    let plain_string = |i: &mut usize| -> Option<()> {
+    let plain_string = |i: &mut usize| -> Option<&str> {
         if b.get(*i) != Some(&b'"') {
             return None;
         }
@@ -94,19 +125,39 @@ fn render_canonical(text: &str) -> Option<String> {
         if b[end] != b'"' {
             return None;
         }
+        let s = &text[*i + 1..end];
         *i = end + 1;
-        Some(())
+        Some(s)
+    };
+    let mut fields = [None; 5];
+    let revision = if expect(&mut i, "{\"_bcsRevision\":") {
+        let r = plain_string(&mut i)?;
+        if !expect(&mut i, ",") {
+            return None;
+        }
+        i -= 1;
+        Some(r)
+    } else {
+        None
+    };
+    let first = if revision.is_some() {
+        ",\"_id\":"
+    } else {
+        "{\"_id\":"
     };
     // The fields before `data`; `namespace` is absent on cluster resources.
-    for (field, optional) in [
-        ("{\"_id\":", false),
+    for (n, (field, optional)) in [
+        (first, false),
         (",\"clusterId\":", false),
         (",\"namespace\":", true),
         (",\"resourceType\":", false),
         (",\"resourceName\":", false),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         if expect(&mut i, field) {
-            plain_string(&mut i)?;
+            fields[n] = Some(plain_string(&mut i)?);
         } else if !optional {
             return None;
         }
@@ -125,16 +176,14 @@ fn render_canonical(text: &str) -> Option<String> {
     if rest.len() <= data_start {
         return None;
     }
-    let data = &text[data_start..rest.len()];
-    let mut out = String::with_capacity(text.len() + 32);
-    out.push_str(&text[..data_start]);
-    rewrite_data(data, &mut out)?;
-    out.push_str(",\"createTime\":\"");
-    out.push_str(&render_instant(created));
-    out.push_str("\",\"updateTime\":\"");
-    out.push_str(&render_instant(updated));
-    out.push_str("\"}");
-    Some(out)
+    Some(Canonical {
+        revision,
+        fields,
+        data_start,
+        data: &text[data_start..rest.len()],
+        created,
+        updated,
+    })
 }
 
 /// `s` without a trailing `,"_bcsTimes":{"<key>":{"$date":<i64>},...}` member
@@ -227,11 +276,13 @@ fn instant_suffix(s: &str) -> Option<(&str, i64)> {
 /// hold `．`/`＄` and rendering `{"$date":ms}` objects. A 0xEF byte only
 /// occurs inside strings (it is not ASCII), and `{"` cannot occur inside a
 /// string (the quote would be escaped), so each hit is classified locally.
-fn rewrite_data(data: &str, out: &mut String) -> Option<()> {
+pub(crate) fn rewrite_data(data: &str, out: &mut String) -> Option<()> {
     let b = data.as_bytes();
     let mut copied = 0;
     let mut next_ef = memchr::memchr(0xEF, b);
-    let dates = memchr::memmem::Finder::new(b"{\"$date\":");
+    static DATES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"{\"$date\":"));
+    let dates = &*DATES;
     let mut next_date = dates.find(b);
     loop {
         let ef_first = match (next_ef, next_date) {

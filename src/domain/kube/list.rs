@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Status;
 use super::discovery::namespace_of;
-use super::object::{Stored, metadata_only, object_of, parse_stored};
+use super::object::{Stored, metadata_only, object_of, parse_stored, write_object_text};
 use super::path::View;
 use super::resources::Resource;
 use super::search::Search;
@@ -161,9 +161,31 @@ pub fn scope_filter(view: &View, search: &Search, namespace: Option<&str>) -> Fi
 }
 
 /// What each stored document becomes in a list: the item's JSON text,
-/// preceded by its key (JSON) and a newline.
+/// preceded by its key (JSON) and a newline. Objects and metadata are
+/// written from the stored text without building the document (see
+/// [`write_object_text`]); table rows need the object's fields.
 fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Layout>>) -> TextMap {
+    let now = chrono::Utc::now();
     Arc::new(move |text: &str| {
+        if !matches!(shape, Shape::Table(_)) {
+            // The key goes first; it is known once the object is written.
+            let mut item = String::with_capacity(text.len() + 512);
+            item.push_str(&" ".repeat(KEY_ROOM));
+            if let Some(mut key) =
+                write_object_text(text, &res, &rv, shape == Shape::Metadata, &mut item)
+            {
+                key.push('\n');
+                if key.len() <= KEY_ROOM {
+                    // Right-aligned in the room left for it: the item starts
+                    // after the newline, the leading spaces are dropped.
+                    item.replace_range(KEY_ROOM - key.len()..KEY_ROOM, &key);
+                    return Ok(item);
+                }
+                let mut out = key;
+                out.push_str(&item[KEY_ROOM..]);
+                return Ok(out);
+            }
+        }
         let doc = parse_stored(text)?;
         let Stored {
             key,
@@ -171,9 +193,7 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
             object,
         } = object_of(doc, &res, &rv);
         let item = match (shape, &layout) {
-            (Shape::Table(include), Some(l)) => {
-                l.row(&object, &cluster, include, chrono::Utc::now())
-            }
+            (Shape::Table(include), Some(l)) => l.row(object, &cluster, include, now),
             (Shape::Metadata, _) => Value::Object(metadata_only(&object)),
             _ => Value::Object(object),
         };
@@ -181,8 +201,15 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
     })
 }
 
+/// Room reserved before an item for its key (see [`item_map`]).
+const KEY_ROOM: usize = 160;
+
+/// An item of [`item_map`]: its key and its JSON text.
 fn split_item(s: &str) -> (&str, &str) {
-    s.split_once('\n').unwrap_or(("[]", s))
+    match s.split_once('\n') {
+        Some((k, item)) => (k.trim_start(), item),
+        None => ("[]", s),
+    }
 }
 
 /// A list answer: JSON text chunks.
@@ -325,7 +352,8 @@ fn framed(
         items: Option<crate::store::TextStream>,
         tail: Tail,
         sent: u64,
-        last: Option<Vec<Value>>,
+        /// The key (JSON text) of the last item sent.
+        last: Option<String>,
         more: bool,
         done: bool,
     }
@@ -373,7 +401,13 @@ fn framed(
                             break;
                         }
                         let (key, item) = split_item(&text);
-                        st.last = serde_json::from_str(key).ok();
+                        match &mut st.last {
+                            Some(l) => {
+                                l.clear();
+                                l.push_str(key);
+                            }
+                            None => st.last = Some(key.to_owned()),
+                        }
                         if st.sent > 0 {
                             out.push(',');
                         }
@@ -390,7 +424,10 @@ fn framed(
             }
         }
         st.done = true;
-        let more = if st.more { st.last.clone() } else { None };
+        let more = match (&st.more, &st.last) {
+            (true, Some(k)) => serde_json::from_str(k).ok(),
+            _ => None,
+        };
         let end = match st.tail.metadata(st.sent, more).await {
             Ok(meta) => format!("],\"metadata\":{meta}}}"),
             Err(e) => return Some((Err(e), st)),

@@ -84,7 +84,7 @@ pub fn object_of(mut doc: Document, res: &Resource, revision: &str) -> Stored {
 }
 
 /// Name, namespace, revision and annotations of a served object.
-fn fix_metadata(
+pub(crate) fn fix_metadata(
     m: &mut Map<String, Value>,
     name: &str,
     namespace: Option<&str>,
@@ -116,6 +116,421 @@ fn fix_metadata(
     }
 }
 
+/// The stored fields the fast path reads; the rest of the document is
+/// skipped without being built, and `data` is split into its members in the
+/// same pass.
+#[derive(serde::Deserialize)]
+struct StoredRef<'a> {
+    #[serde(rename = "_bcsRevision", default, borrow)]
+    revision: Option<&'a str>,
+    #[serde(rename = "clusterId", borrow)]
+    cluster: &'a str,
+    #[serde(default, borrow)]
+    namespace: Option<&'a str>,
+    #[serde(rename = "resourceType", default, borrow)]
+    resource_type: Option<&'a str>,
+    #[serde(rename = "resourceName", borrow)]
+    name: &'a str,
+    #[serde(default, borrow)]
+    data: Option<Fields<'a>>,
+}
+
+type Raw = serde_json::value::RawValue;
+
+/// The members of a JSON object, in order, unparsed.
+struct Fields<'a>(Vec<(&'a str, &'a Raw)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Fields<'a>, M::Error> {
+                let mut out = Vec::with_capacity(8);
+                while let Some((k, v)) = m.next_entry::<&'de str, &'de Raw>()? {
+                    out.push((k, v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// Whether a stored key holds `．`/`＄` (both start with byte 0xEF).
+fn has_escapes(raw: &str) -> bool {
+    memchr::memchr(0xEF, raw.as_bytes()).is_some() && raw.contains(['\u{FF0E}', '\u{FF04}'])
+}
+
+/// `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
+}
+
+/// A member name, its stored escapes restored.
+fn push_key(out: &mut String, k: &str) {
+    if has_escapes(k) {
+        let restored: String = k
+            .chars()
+            .map(|c| match c {
+                '\u{FF0E}' => '.',
+                '\u{FF04}' => '$',
+                c => c,
+            })
+            .collect();
+        push_json_str(out, &restored);
+    } else {
+        push_json_str(out, k);
+    }
+}
+
+/// Writes `metadata` as served (see [`fix_metadata`]) from its stored
+/// members: only `resourceVersion` and `annotations` are looked at, the
+/// rest is copied with keys restored.
+fn write_metadata(
+    out: &mut String,
+    fields: &[(&str, &str)],
+    name: &str,
+    namespace: Option<&str>,
+    cluster: &str,
+    revision: &str,
+) -> Option<()> {
+    let mut source: Option<String> = None;
+    let mut annotations: Option<&str> = None;
+    let (mut has_name, mut has_ns) = (false, false);
+    out.push('{');
+    let mut sep = "";
+    for (k, v) in fields {
+        match *k {
+            "resourceVersion" => {
+                source = serde_json::from_str::<String>(v).ok();
+                continue;
+            }
+            "annotations" => {
+                annotations = Some(v);
+                continue;
+            }
+            "name" => has_name = v.starts_with('"'),
+            "namespace" => has_ns = v.starts_with('"'),
+            _ => {}
+        }
+        out.push_str(sep);
+        sep = ",";
+        push_key(out, k);
+        out.push(':');
+        crate::domain::view::rewrite_data(v, out)?;
+    }
+    if !has_name {
+        out.push_str(sep);
+        sep = ",";
+        out.push_str("\"name\":");
+        push_json_str(out, name);
+    }
+    if let (false, Some(ns)) = (has_ns, namespace) {
+        out.push_str(sep);
+        sep = ",";
+        out.push_str("\"namespace\":");
+        push_json_str(out, ns);
+    }
+    out.push_str(sep);
+    out.push_str("\"resourceVersion\":");
+    push_json_str(out, revision);
+    out.push_str(",\"annotations\":{");
+    push_json_str(out, super::CLUSTER_ANNOTATION);
+    out.push(':');
+    push_json_str(out, cluster);
+    if let Some(src) = source.filter(|s| !s.is_empty()) {
+        out.push(',');
+        push_json_str(out, super::SOURCE_RV_ANNOTATION);
+        out.push(':');
+        push_json_str(out, &src);
+    }
+    if let Some(a) = annotations {
+        let own = if a.starts_with('{') {
+            Some(members(a)?)
+        } else {
+            None
+        };
+        for (k, v) in own.unwrap_or_default() {
+            if has_escapes(k) {
+                let restored = k.replace('\u{FF0E}', ".");
+                if restored == super::CLUSTER_ANNOTATION || restored == super::SOURCE_RV_ANNOTATION
+                {
+                    continue;
+                }
+            }
+            out.push(',');
+            push_key(out, k);
+            out.push(':');
+            crate::domain::view::rewrite_data(v, out)?;
+        }
+    }
+    out.push_str("}}");
+    Some(())
+}
+
+/// Where the JSON value starting at `pos` ends (exclusive); `None` on
+/// malformed text.
+fn value_end(t: &str, pos: usize) -> Option<usize> {
+    let b = t.as_bytes();
+    match *b.get(pos)? {
+        b'"' => {
+            let mut i = pos + 1;
+            loop {
+                i += memchr::memchr2(b'"', b'\\', &b[i..])?;
+                if b[i] == b'\\' {
+                    i += 2;
+                } else {
+                    return Some(i + 1);
+                }
+            }
+        }
+        b'{' | b'[' => {
+            // Depth counting; strings skipped whole (structural bytes
+            // inside them do not count).
+            let mut depth = 0usize;
+            let mut i = pos;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i = value_end(t, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => Some(pos + memchr::memchr3(b',', b'}', b']', &b[pos..])?),
+    }
+}
+
+/// The members of a stored JSON object (`{...}`), as (key, value text);
+/// `None` when it is not an object or a key holds a JSON escape.
+fn members(obj: &str) -> Option<Vec<(&str, &str)>> {
+    let b = obj.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(8);
+    let mut pos = 1;
+    if b.get(pos) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        if b.get(pos) != Some(&b'"') {
+            return None;
+        }
+        let key_end = value_end(obj, pos)?;
+        let key = &obj[pos + 1..key_end - 1];
+        if b.get(key_end) != Some(&b':') || key.contains('\\') {
+            return None;
+        }
+        let v_end = value_end(obj, key_end + 1)?;
+        out.push((key, &obj[key_end + 1..v_end]));
+        match *b.get(v_end)? {
+            b',' => pos = v_end + 1,
+            b'}' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The common case, a canonical stored document (see `view::canonical`)
+/// whose `data` starts with `kind`, `apiVersion` and `metadata` in any
+/// order, as Go clients marshal objects: only those are read, the rest of
+/// `data` is copied in one piece with escaped keys restored.
+fn write_canonical(
+    text: &str,
+    res: &Resource,
+    revision: &str,
+    metadata_only: bool,
+    out: &mut String,
+) -> Option<String> {
+    let c = crate::domain::view::canonical(text)?;
+    let [_, Some(cluster), namespace, resource_type, Some(name)] = c.fields else {
+        return None;
+    };
+    let data = c.data;
+    let b = data.as_bytes();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut kind, mut api_version) = (false, false);
+    let mut metadata: Option<&str> = None;
+    let mut pos = 1;
+    let rest_start = loop {
+        match *b.get(pos)? {
+            b'}' => break pos,
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = value_end(data, pos)?;
+        let key = &data[pos + 1..key_end - 1];
+        if b.get(key_end) != Some(&b':') || key.contains('\\') {
+            return None;
+        }
+        let v_end = value_end(data, key_end + 1)?;
+        match key {
+            "kind" => kind = true,
+            "apiVersion" => api_version = true,
+            "metadata" => metadata = Some(&data[key_end + 1..v_end]),
+            _ => break pos,
+        }
+        pos = match *b.get(v_end)? {
+            b',' => v_end + 1,
+            b'}' => v_end,
+            _ => return None,
+        };
+    };
+    if !(kind && api_version) {
+        // A later `kind` would be copied twice.
+        return None;
+    }
+    let meta_fields = match metadata {
+        Some(m) if m.starts_with('{') => members(m)?,
+        _ => Vec::new(),
+    };
+    let rev = c.revision.unwrap_or(revision);
+    if metadata_only {
+        out.push_str(
+            "{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+        );
+    } else {
+        out.push_str("{\"kind\":");
+        push_json_str(out, &res.kind);
+        out.push_str(",\"apiVersion\":");
+        push_json_str(out, &res.api_version());
+        out.push_str(",\"metadata\":");
+    }
+    write_metadata(out, &meta_fields, name, namespace, cluster, rev)?;
+    let rest = &data[rest_start..data.len() - 1];
+    if !metadata_only && !rest.is_empty() {
+        out.push(',');
+        crate::domain::view::rewrite_data(rest, out)?;
+    }
+    out.push('}');
+    Some(key_json(cluster, namespace, resource_type, name))
+}
+
+/// The natural key as the JSON array a continue token holds.
+fn key_json(
+    cluster: &str,
+    namespace: Option<&str>,
+    resource_type: Option<&str>,
+    name: &str,
+) -> String {
+    let mut k = String::with_capacity(cluster.len() + name.len() + 48);
+    k.push('[');
+    push_json_str(&mut k, cluster);
+    for part in [namespace, resource_type] {
+        k.push(',');
+        match part {
+            Some(p) => push_json_str(&mut k, p),
+            None => k.push_str("null"),
+        }
+    }
+    k.push(',');
+    push_json_str(&mut k, name);
+    k.push(']');
+    k
+}
+
+/// [`object_of`] on a document's stored text, writing the object's JSON
+/// text (or its `PartialObjectMetadata` with `metadata_only`) to `out`
+/// without building the document: members are copied as stored, with
+/// escaped keys restored; only `metadata` is rewritten. Returns the natural
+/// key (as JSON text); `None` for text only the general path handles
+/// (`data` that is not an object, members that are not valid JSON).
+pub fn write_object_text(
+    text: &str,
+    res: &Resource,
+    revision: &str,
+    metadata_only: bool,
+    out: &mut String,
+) -> Option<String> {
+    let mark = out.len();
+    if let Some(key) = write_canonical(text, res, revision, metadata_only, out) {
+        return Some(key);
+    }
+    out.truncate(mark);
+    let doc: StoredRef = serde_json::from_str(text).ok()?;
+    let fields = doc.data.map(|f| f.0).unwrap_or_default();
+    let meta_fields: Vec<(&str, &str)> = match fields.iter().find(|(k, _)| *k == "metadata") {
+        Some((_, raw)) if raw.get().starts_with('{') => serde_json::from_str::<Fields>(raw.get())
+            .ok()?
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, v.get()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let rev = doc.revision.unwrap_or(revision);
+    let meta = |out: &mut String| {
+        write_metadata(out, &meta_fields, doc.name, doc.namespace, doc.cluster, rev)
+    };
+    if metadata_only {
+        out.push_str(
+            "{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+        );
+        meta(out)?;
+        out.push('}');
+    } else {
+        out.push_str("{\"kind\":");
+        push_json_str(out, &res.kind);
+        out.push_str(",\"apiVersion\":");
+        push_json_str(out, &res.api_version());
+        let mut wrote_meta = false;
+        for (k, v) in &fields {
+            match *k {
+                "kind" | "apiVersion" => continue,
+                "metadata" => {
+                    out.push_str(",\"metadata\":");
+                    meta(out)?;
+                    wrote_meta = true;
+                }
+                _ => {
+                    out.push(',');
+                    push_key(out, k);
+                    out.push(':');
+                    crate::domain::view::rewrite_data(v.get(), out)?;
+                }
+            }
+        }
+        if !wrote_meta {
+            out.push_str(",\"metadata\":");
+            meta(out)?;
+        }
+        out.push('}');
+    }
+    Some(key_json(
+        doc.cluster,
+        doc.namespace,
+        doc.resource_type,
+        doc.name,
+    ))
+}
+
 /// `PartialObjectMetadata` of an object.
 pub fn metadata_only(obj: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
@@ -135,6 +550,58 @@ mod tests {
     use super::*;
     use crate::domain::kube::resources::{Resource, builtin_by_kind};
     use serde_json::json;
+
+    #[test]
+    fn the_fast_path_writes_what_the_general_path_builds() {
+        let res = Resource::of_builtin(builtin_by_kind("Pod").unwrap());
+        let texts = [
+            json!({"_bcsRevision": "17", "_id": "x", "clusterId": "C", "namespace": "d",
+                "resourceType": "Pod", "resourceName": "p",
+                "data": {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "resourceVersion": "9", "labels": {"a．b/c": "x"},
+                                 "annotations": {"k": "v", "prometheus．io/port": "9090",
+                                     "shadow．clusterpedia．io/cluster-name": "stale"}},
+                    "spec": {"containers": [{"name": "c", "env": [{"name": "A", "value": "\"q\""}]}]},
+                    "status": {"phase": "Running"}},
+                "createTime": {"$date": 5}}),
+            // No metadata, no revision, cluster-scoped.
+            json!({"_id": "y", "clusterId": "C", "resourceType": "Pod", "resourceName": "n",
+                "data": {"spec": {}}}),
+        ];
+        for t in texts {
+            let text = t.to_string();
+            let mut fast = String::new();
+            let key = write_object_text(&text, &res, "99", false, &mut fast).expect("fast path");
+            let Value::Object(doc) = t else {
+                unreachable!()
+            };
+            let slow = object_of(doc, &res, "99");
+            assert_eq!(
+                serde_json::from_str::<Value>(&fast).unwrap(),
+                Value::Object(slow.object.clone())
+            );
+            assert_eq!(serde_json::from_str::<Vec<Value>>(&key).unwrap(), slow.key);
+            let mut meta = String::new();
+            write_object_text(&text, &res, "99", true, &mut meta).expect("fast path");
+            assert_eq!(
+                serde_json::from_str::<Value>(&meta).unwrap(),
+                Value::Object(metadata_only(&slow.object))
+            );
+        }
+        // Escaped keys are restored everywhere, values are kept.
+        let t = json!({"clusterId": "C", "resourceName": "p",
+            "data": {"spec": {"nodeSelector": {"kubernetes．io/os": "a．b"}}, "x．y": [{"＄ref": 1}]}});
+        let mut fast = String::new();
+        write_object_text(&t.to_string(), &res, "1", false, &mut fast).expect("fast path");
+        let Value::Object(doc) = t else {
+            unreachable!()
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&fast).unwrap(),
+            Value::Object(object_of(doc, &res, "1").object)
+        );
+        assert!(fast.contains("\"kubernetes.io/os\":\"a．b\""), "{fast}");
+    }
 
     #[test]
     fn stored_pod_becomes_an_object() {

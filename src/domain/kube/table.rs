@@ -872,12 +872,16 @@ impl Layout {
     /// One row.
     pub fn row(
         &self,
-        obj: &Map<String, Value>,
+        obj: Map<String, Value>,
         cluster: &str,
         include: IncludeObject,
         now: DateTime<Utc>,
     ) -> Value {
-        let o = Value::Object(obj.clone());
+        let meta = match include {
+            IncludeObject::Metadata => Some(metadata_only(&obj)),
+            _ => None,
+        };
+        let o = Value::Object(obj);
         let mut cells = Vec::with_capacity(self.columns.len() + 1);
         if self.cluster {
             cells.push(json!(cluster));
@@ -888,7 +892,9 @@ impl Layout {
         let mut row = json!({"cells": cells});
         match include {
             IncludeObject::None => {}
-            IncludeObject::Metadata => row["object"] = Value::Object(metadata_only(obj)),
+            IncludeObject::Metadata => {
+                row["object"] = Value::Object(meta.unwrap_or_default());
+            }
             IncludeObject::Object => row["object"] = o,
         }
         row
@@ -933,7 +939,12 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-12-03T01:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let row = layout.row(pod.as_object().unwrap(), "c1", IncludeObject::None, now);
+        let row = layout.row(
+            pod.as_object().unwrap().clone(),
+            "c1",
+            IncludeObject::None,
+            now,
+        );
         assert_eq!(
             row["cells"],
             json!([
