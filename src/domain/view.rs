@@ -130,24 +130,21 @@ pub(crate) fn canonical(text: &str) -> Option<Canonical<'_>> {
         Some(s)
     };
     let mut fields = [None; 5];
-    let revision = if expect(&mut i, "{\"_bcsRevision\":") {
-        let r = plain_string(&mut i)?;
-        if !expect(&mut i, ",") {
-            return None;
+    // A trailing revision member (see `Query::with_revision`):
+    // `...,"_bcsRevision":"<digits>"}`; `inner_end` is where the document's
+    // own members end.
+    let (inner_end, revision) = match text
+        .strip_suffix("\"}")
+        .and_then(|t| t.rsplit_once(",\"_bcsRevision\":\""))
+    {
+        Some((head, rev)) if !rev.is_empty() && rev.bytes().all(|c| c.is_ascii_digit()) => {
+            (head.len(), Some(rev))
         }
-        i -= 1;
-        Some(r)
-    } else {
-        None
-    };
-    let first = if revision.is_some() {
-        ",\"_id\":"
-    } else {
-        "{\"_id\":"
+        _ => (text.strip_suffix('}')?.len(), None),
     };
     // The fields before `data`; `namespace` is absent on cluster resources.
     for (n, (field, optional)) in [
-        (first, false),
+        ("{\"_id\":", false),
         (",\"clusterId\":", false),
         (",\"namespace\":", true),
         (",\"resourceType\":", false),
@@ -167,7 +164,7 @@ pub(crate) fn canonical(text: &str) -> Option<Canonical<'_>> {
     }
     let data_start = i;
     // Suffix, anchored at the end: the two instants are top-level members.
-    let rest = text.strip_suffix('}')?;
+    let rest = &text[..inner_end];
     let rest = without_shadow(rest)?;
     let (rest, updated) = instant_suffix(rest)?;
     let rest = rest.strip_suffix(",\"updateTime\":")?;

@@ -170,7 +170,7 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
         if !matches!(shape, Shape::Table(_)) {
             // The key goes first; it is known once the object is written.
             let mut item = String::with_capacity(text.len() + 512);
-            item.push_str(&" ".repeat(KEY_ROOM));
+            item.extend(std::iter::repeat_n(' ', KEY_ROOM));
             if let Some(mut key) =
                 write_object_text(text, &res, &rv, shape == Shape::Metadata, &mut item)
             {
@@ -200,6 +200,9 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
         Ok(format!("{}\n{}", Value::Array(key), item))
     })
 }
+
+/// Bytes of items sent in one chunk at most (one item more may follow).
+const CHUNK: usize = 64 * 1024;
 
 /// Room reserved before an item for its key (see [`item_map`]).
 const KEY_ROOM: usize = 160;
@@ -373,8 +376,9 @@ fn framed(
         if let Some(h) = st.head.take() {
             return Some((Ok(Bytes::from(h)), st));
         }
-        // Batch what is ready into one chunk.
-        let mut out = String::new();
+        // Batch what is ready into one chunk (sized for it: growing a
+        // string of 64 KiB by doubling copies it again and again).
+        let mut out = String::with_capacity(CHUNK + 16 * 1024);
         if let Some(items) = st.items.as_mut() {
             loop {
                 let next = if out.is_empty() {
@@ -413,7 +417,7 @@ fn framed(
                         }
                         out.push_str(item);
                         st.sent += 1;
-                        if out.len() > 64 * 1024 {
+                        if out.len() > CHUNK {
                             break;
                         }
                     }

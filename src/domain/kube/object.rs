@@ -328,14 +328,21 @@ fn value_end(t: &str, pos: usize) -> Option<usize> {
 /// The members of a stored JSON object (`{...}`), as (key, value text);
 /// `None` when it is not an object or a key holds a JSON escape.
 fn members(obj: &str) -> Option<Vec<(&str, &str)>> {
+    members_at(obj, 0).map(|(m, _)| m)
+}
+
+/// [`members`] of the object starting at `start` in `text`, and where it
+/// ends (exclusive).
+fn members_at(text: &str, start: usize) -> Option<(Vec<(&str, &str)>, usize)> {
+    let obj = text;
     let b = obj.as_bytes();
-    if b.first() != Some(&b'{') {
+    if b.get(start) != Some(&b'{') {
         return None;
     }
     let mut out = Vec::with_capacity(8);
-    let mut pos = 1;
+    let mut pos = start + 1;
     if b.get(pos) == Some(&b'}') {
-        return Some(out);
+        return Some((out, pos + 1));
     }
     loop {
         if b.get(pos) != Some(&b'"') {
@@ -350,7 +357,7 @@ fn members(obj: &str) -> Option<Vec<(&str, &str)>> {
         out.push((key, &obj[key_end + 1..v_end]));
         match *b.get(v_end)? {
             b',' => pos = v_end + 1,
-            b'}' => return Some(out),
+            b'}' => return Some((out, v_end + 1)),
             _ => return None,
         }
     }
@@ -377,7 +384,7 @@ fn write_canonical(
         return None;
     }
     let (mut kind, mut api_version) = (false, false);
-    let mut metadata: Option<&str> = None;
+    let mut meta_fields: Vec<(&str, &str)> = Vec::new();
     let mut pos = 1;
     let rest_start = loop {
         match *b.get(pos)? {
@@ -390,13 +397,20 @@ fn write_canonical(
         if b.get(key_end) != Some(&b':') || key.contains('\\') {
             return None;
         }
-        let v_end = value_end(data, key_end + 1)?;
-        match key {
-            "kind" => kind = true,
-            "apiVersion" => api_version = true,
-            "metadata" => metadata = Some(&data[key_end + 1..v_end]),
+        let v_end = match key {
+            "kind" | "apiVersion" => {
+                kind |= key == "kind";
+                api_version |= key == "apiVersion";
+                value_end(data, key_end + 1)?
+            }
+            "metadata" if b.get(key_end + 1) == Some(&b'{') => {
+                let (m, end) = members_at(data, key_end + 1)?;
+                meta_fields = m;
+                end
+            }
+            "metadata" => value_end(data, key_end + 1)?,
             _ => break pos,
-        }
+        };
         pos = match *b.get(v_end)? {
             b',' => v_end + 1,
             b'}' => v_end,
@@ -407,10 +421,6 @@ fn write_canonical(
         // A later `kind` would be copied twice.
         return None;
     }
-    let meta_fields = match metadata {
-        Some(m) if m.starts_with('{') => members(m)?,
-        _ => Vec::new(),
-    };
     let rev = c.revision.unwrap_or(revision);
     if metadata_only {
         out.push_str(
@@ -601,6 +611,30 @@ mod tests {
             Value::Object(object_of(doc, &res, "1").object)
         );
         assert!(fast.contains("\"kubernetes.io/os\":\"a．b\""), "{fast}");
+    }
+
+    #[test]
+    fn canonical_text_with_a_trailing_revision() {
+        let res = Resource::of_builtin(builtin_by_kind("Pod").unwrap());
+        let data = r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","labels":{"a．b":"c"},"resourceVersion":"5"},"spec":{"nodeSelector":{"kubernetes．io/os":"linux"}},"status":{}}"#;
+        for (ns, rev) in [(r#","namespace":"d""#, r#","_bcsRevision":"17""#), ("", "")] {
+            let text = format!(
+                r#"{{"_id":"x","clusterId":"C"{ns},"resourceType":"Pod","resourceName":"p","data":{data},"createTime":{{"$date":5}},"updateTime":{{"$date":6}}{rev}}}"#
+            );
+            assert!(crate::domain::view::canonical(&text).is_some(), "{text}");
+            let mut fast = String::new();
+            let key = write_canonical(&text, &res, "99", false, &mut fast).expect("canonical path");
+            let Value::Object(doc) = serde_json::from_str::<Value>(&text).unwrap() else {
+                unreachable!()
+            };
+            let slow = object_of(doc, &res, "99");
+            assert_eq!(
+                serde_json::from_str::<Value>(&fast).unwrap(),
+                Value::Object(slow.object),
+                "{fast}"
+            );
+            assert_eq!(serde_json::from_str::<Vec<Value>>(&key).unwrap(), slow.key);
+        }
     }
 
     #[test]

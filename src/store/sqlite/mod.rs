@@ -486,13 +486,23 @@ impl SqliteStore {
 
     /// The SQL condition for `filter` on `ns`.
     fn condition(&self, ns: &Namespace, filter: &Filter) -> sql::SqlFilter {
+        self.condition_after(ns, filter, None)
+    }
+
+    /// [`Self::condition`] with a keyset position.
+    fn condition_after(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        after: Option<&[Value]>,
+    ) -> sql::SqlFilter {
         let name = Self::ns_name(ns);
         let scalar = self
             .indexes
             .read()
             .map(|s| s.scalar(&name))
             .unwrap_or_default();
-        sql::where_clause(ns, &name, filter, scalar)
+        sql::where_clause(ns, &name, filter, scalar, after)
     }
 
     async fn submit(&self, op: WriteOp) -> Result<(), StoreError> {
@@ -527,10 +537,7 @@ impl SqliteStore {
     }
     /// The statement of a query and its condition.
     fn select(&self, ns: &Namespace, query: &Query) -> (String, sql::SqlFilter) {
-        let mut cond = self.condition(ns, &query.filter);
-        if let Some(after) = &query.after {
-            cond.and_key_after(ns, after);
-        }
+        let cond = self.condition_after(ns, &query.filter, query.after.as_deref());
         let limit = query
             .limit
             .map(|l| l.min(i64::MAX as u64) as i64)
@@ -916,7 +923,7 @@ impl Store for SqliteStore {
             return self
                 .find_rows(ns, query, move |row, _| {
                     let rev: i64 = row.get(1).map_err(internal)?;
-                    map(&with_revision(&row_text(row)?, rev))
+                    map(&with_revision(row_text(row)?, rev))
                 })
                 .await;
         }
@@ -1167,18 +1174,21 @@ fn row_text(row: &rusqlite::Row<'_>) -> Result<String, StoreError> {
     })
 }
 
-/// A document's text with its revision as the first top-level field.
-fn with_revision(text: &str, rev: i64) -> String {
-    let rest = text.strip_prefix('{').unwrap_or(text);
-    let sep = if rest.trim_start().starts_with('}') {
-        ""
-    } else {
-        ","
-    };
-    format!(
-        "{{\"{}\":\"{rev}\"{sep}{rest}",
-        crate::model::REVISION_FIELD
-    )
+/// A document's text with its revision as the last top-level field
+/// (appended in place: no copy of the document).
+fn with_revision(mut text: String, rev: i64) -> String {
+    if text.ends_with('}') {
+        text.pop();
+        if !text.trim_end().ends_with('{') {
+            text.push(',');
+        }
+        text.push('"');
+        text.push_str(crate::model::REVISION_FIELD);
+        text.push_str("\":\"");
+        text.push_str(&rev.to_string());
+        text.push_str("\"}");
+    }
+    text
 }
 
 fn row_doc(

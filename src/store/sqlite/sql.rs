@@ -40,19 +40,6 @@ pub struct SqlFilter {
 }
 
 impl SqlFilter {
-    /// Adds the keyset condition of [`crate::model::Query::after`]: the
-    /// `key` column orders as the natural key does (the separator sorts
-    /// before every character a key may hold; null is empty).
-    pub fn and_key_after(&mut self, ns: &Namespace, after: &[Value]) {
-        let mut doc = serde_json::Map::new();
-        for (f, v) in ns.key_fields.iter().zip(after) {
-            doc.insert((*f).to_owned(), v.clone());
-        }
-        let p = self.param(SqlValue::Text(key_of(ns, &doc)));
-        self.sql.push_str(&format!(" AND key > {p}"));
-        self.point = false;
-    }
-
     fn param(&mut self, v: SqlValue) -> String {
         self.params.push(v);
         format!("?{}", self.params.len())
@@ -77,11 +64,17 @@ pub fn key_of(ns: &Namespace, doc: &serde_json::Map<String, Value>) -> String {
 
 /// Condition selecting live documents of `ns` matching `filter`; parameter
 /// `?1` is the namespace name.
+/// With `after` (the natural key values of [`crate::model::Query::after`]),
+/// only documents whose key sorts after it: the `key` column orders as the
+/// natural key does (the separator sorts before every character a key may
+/// hold; null is empty), and the bound narrows the key range itself, so a
+/// page is read from its start, not from the start of the range.
 pub fn where_clause(
     ns: &Namespace,
     ns_name: &str,
     filter: &Filter,
     scalar: Arc<HashSet<String>>,
+    after: Option<&[Value]>,
 ) -> SqlFilter {
     let mut out = SqlFilter {
         scalar,
@@ -115,19 +108,43 @@ pub fn where_clause(
         .iter()
         .any(|c| indexable(c, &out.scalar));
     let key_col = if out.indexed { "+key" } else { "key" };
-    if let Some(range) = range {
-        match range {
-            KeyRange::Exact(k) => {
-                out.point = true;
-                let p = out.param(SqlValue::Text(k));
-                sql.push_str(&format!(" AND key = {p}"));
-            }
-            KeyRange::Prefix(prefix) => {
-                let lo = out.param(SqlValue::Text(format!("{prefix}{KEY_SEP}")));
-                let hi = out.param(SqlValue::Text(format!("{prefix}\u{2}")));
-                sql.push_str(&format!(" AND {key_col} >= {lo} AND {key_col} < {hi}"));
+    let after = after.map(|a| {
+        let mut doc = serde_json::Map::new();
+        for (f, v) in ns.key_fields.iter().zip(a) {
+            doc.insert((*f).to_owned(), v.clone());
+        }
+        key_of(ns, &doc)
+    });
+    match (range, after) {
+        (Some(KeyRange::Exact(k)), after) => {
+            out.point = after.is_none();
+            let p = out.param(SqlValue::Text(k.clone()));
+            sql.push_str(&format!(" AND key = {p}"));
+            if let Some(a) = after {
+                // A point read after its own key reads nothing.
+                let p = out.param(SqlValue::Text(a));
+                sql.push_str(&format!(" AND key > {p}"));
             }
         }
+        (Some(KeyRange::Prefix(prefix)), after) => {
+            let lo = format!("{prefix}{KEY_SEP}");
+            let hi = out.param(SqlValue::Text(format!("{prefix}\u{2}")));
+            match after {
+                Some(a) if a >= lo => {
+                    let p = out.param(SqlValue::Text(a));
+                    sql.push_str(&format!(" AND {key_col} > {p} AND {key_col} < {hi}"));
+                }
+                _ => {
+                    let lo = out.param(SqlValue::Text(lo));
+                    sql.push_str(&format!(" AND {key_col} >= {lo} AND {key_col} < {hi}"));
+                }
+            }
+        }
+        (None, Some(a)) => {
+            let p = out.param(SqlValue::Text(a));
+            sql.push_str(&format!(" AND {key_col} > {p}"));
+        }
+        (None, None) => {}
     }
     let before = out.params.len();
     let mut cond = translate(&residual, &mut out);
