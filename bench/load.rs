@@ -101,12 +101,13 @@ struct Args {
 
     /// Phases to run, in order (available: floor, put, get, list,
     /// query-host, query-time, query-time-day, event-put, event-list,
-    /// event-object, watch; the event reads need event-put before them;
-    /// watch runs last, see `--watchers`).
+    /// event-object, kube-list, kube-table, kube-paged, watch; the event
+    /// reads need event-put before them; kube-paged and watch run last, see
+    /// `--watchers`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,watch"
+        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,kube-list,kube-table,kube-paged,watch"
     )]
     phases: Vec<String>,
 
@@ -1729,6 +1730,19 @@ async fn run(args: &Args) -> Result<Outcome> {
         None
     };
     print_report(&results, args, &rss);
+    let rate = |name: &str| {
+        results
+            .iter()
+            .find(|r| r.name == name && r.ok > 0)
+            .map(|r| r.ok as f64 / r.elapsed.as_secs_f64())
+    };
+    if let (Some(kube), Some(list)) = (rate("kube-list"), rate("list")) {
+        let ratio = kube / list;
+        println!(
+            "kube-list / list: {ratio:.2} (target >= 0.8) {}",
+            if ratio >= 0.8 { "PASS" } else { "MISS" }
+        );
+    }
     if let Some(p) = &paged {
         p.print(args.preload);
     }
@@ -1757,14 +1771,17 @@ struct PagedReport {
 
 impl PagedReport {
     fn print(&self, preload: u64) {
+        let secs = self.elapsed.as_secs_f64();
+        let ok = self.distinct as u64 == preload && secs < 3.0;
         println!(
-            "kube-paged: {} pods ({} distinct, {} expected) in {} pages of 500 in {:.2} s ({:.0} pods/s); server peak RssAnon {} MiB",
+            "kube-paged: {} pods ({} distinct, {} expected) in {} pages of 500 in {:.2} s ({:.0} pods/s; target < 3 s for 100k) {}; server peak RssAnon {} MiB",
             self.items,
             self.distinct,
             preload,
             self.pages,
-            self.elapsed.as_secs_f64(),
-            self.items as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            secs,
+            self.items as f64 / secs.max(1e-9),
+            if ok { "PASS" } else { "MISS" },
             mib(self.peak_rss_anon_kib),
         );
     }
