@@ -102,6 +102,11 @@ pub struct Query {
     /// the revision of its last write as the top-level string field
     /// [`REVISION_FIELD`], where the store numbers its writes.
     pub with_revision: bool,
+    /// The projection only names what the reader needs: a backend that
+    /// reads whole documents anyway (the embedded store, whose rendering of
+    /// whole documents is cheaper than projecting them) may return them
+    /// whole; one that can leave the rest on the server does.
+    pub projection_optional: bool,
 }
 
 /// See [`Query::with_revision`].
@@ -118,6 +123,7 @@ impl Query {
             limit: None,
             after: None,
             with_revision: false,
+            projection_optional: false,
         }
     }
 }

@@ -257,6 +257,18 @@ pub async fn list(
         None => {}
     }
     query.limit = opts.limit.map(|l| l + 1);
+    if shape == Shape::Metadata {
+        // Where the backend can, the rest of each document stays unread.
+        query.projection = Some(crate::model::Projection::new([
+            "_id",
+            "clusterId",
+            "namespace",
+            "resourceType",
+            "resourceName",
+            "data.metadata",
+        ]));
+        query.projection_optional = true;
+    }
     let res = Arc::new(res);
     let all_clusters = *view == View::All;
     let layout = match shape {

@@ -912,7 +912,7 @@ impl Store for SqliteStore {
         query: &Query,
         map: TextMap,
     ) -> Result<TextStream, StoreError> {
-        if query.projection.is_some() {
+        if query.projection.is_some() && !query.projection_optional {
             return self
                 .find_rows(ns, query, move |row, projection| {
                     map(&doc_text(&row_doc(row, projection)?)?)
