@@ -336,17 +336,18 @@ async fn watch_reply(
 ) -> Result<HttpResponse, Status> {
     let single = |n: &str| raw.single(n).map_err(Status::from);
     let opts = ListOptions::parse(raw, &res)?;
-    let mut parts = vec![
-        list::scope_filter(view, &opts.search, r.namespace.as_deref()),
-        opts.filter,
-        opts.search.owner_filter(svc).await?,
-    ];
+    let mut scope = vec![list::scope_filter(
+        view,
+        &opts.search,
+        r.namespace.as_deref(),
+    )];
     if let Some(name) = &r.name {
-        parts.push(crate::model::Filter::Eq(
+        scope.push(crate::model::Filter::Eq(
             "resourceName".into(),
             Value::String(name.clone()),
         ));
     }
+    let selector = crate::model::Filter::and([opts.filter, opts.search.owner_filter(svc).await?]);
     let timeout = match single("timeoutSeconds")? {
         None => None,
         Some(v) => match v.parse::<u64>() {
@@ -366,7 +367,8 @@ async fn watch_reply(
         }
     };
     let wr = WatchRequest {
-        filter: crate::model::Filter::and(parts),
+        scope: crate::model::Filter::and(scope),
+        selector,
         resource_version: single("resourceVersion")?.map(str::to_owned),
         bookmarks: flag("allowWatchBookmarks")?,
         timeout,

@@ -161,29 +161,20 @@ pub fn scope_filter(view: &View, search: &Search, namespace: Option<&str>) -> Fi
 }
 
 /// What each stored document becomes in a list: the item's JSON text,
-/// preceded by its key (JSON) and a newline. Objects and metadata are
+/// a newline and its key (JSON). Objects and metadata are
 /// written from the stored text without building the document (see
 /// [`write_object_text`]); table rows need the object's fields.
 fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Layout>>) -> TextMap {
     let now = chrono::Utc::now();
     Arc::new(move |text: &str| {
         if !matches!(shape, Shape::Table(_)) {
-            // The key goes first; it is known once the object is written.
             let mut item = String::with_capacity(text.len() + 512);
-            item.extend(std::iter::repeat_n(' ', KEY_ROOM));
-            if let Some(mut key) =
+            if let Some(key) =
                 write_object_text(text, &res, &rv, shape == Shape::Metadata, &mut item)
             {
-                key.push('\n');
-                if key.len() <= KEY_ROOM {
-                    // Right-aligned in the room left for it: the item starts
-                    // after the newline, the leading spaces are dropped.
-                    item.replace_range(KEY_ROOM - key.len()..KEY_ROOM, &key);
-                    return Ok(item);
-                }
-                let mut out = key;
-                out.push_str(&item[KEY_ROOM..]);
-                return Ok(out);
+                item.push('\n');
+                item.push_str(&key);
+                return Ok(item);
             }
         }
         let doc = parse_stored(text)?;
@@ -197,20 +188,18 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
             (Shape::Metadata, _) => Value::Object(metadata_only(&object)),
             _ => Value::Object(object),
         };
-        Ok(format!("{}\n{}", Value::Array(key), item))
+        Ok(format!("{item}\n{}", Value::Array(key)))
     })
 }
 
 /// Bytes of items sent in one chunk at most (one item more may follow).
 const CHUNK: usize = 64 * 1024;
 
-/// Room reserved before an item for its key (see [`item_map`]).
-const KEY_ROOM: usize = 160;
-
-/// An item of [`item_map`]: its key and its JSON text.
+/// An item of [`item_map`]: its key and its JSON text (compact JSON holds
+/// no raw newline, so the last one separates them).
 fn split_item(s: &str) -> (&str, &str) {
-    match s.split_once('\n') {
-        Some((k, item)) => (k.trim_start(), item),
+    match s.rsplit_once('\n') {
+        Some((item, k)) => (k, item),
         None => ("[]", s),
     }
 }

@@ -179,21 +179,33 @@ fn push_json_str(out: &mut String, s: &str) {
     }
 }
 
-/// A member name, its stored escapes restored.
+/// A member name as read from stored JSON text (never holding a JSON
+/// escape: such keys take the general path), its stored escapes restored.
 fn push_key(out: &mut String, k: &str) {
-    if has_escapes(k) {
-        let restored: String = k
-            .chars()
-            .map(|c| match c {
-                '\u{FF0E}' => '.',
-                '\u{FF04}' => '$',
-                c => c,
-            })
-            .collect();
-        push_json_str(out, &restored);
-    } else {
-        push_json_str(out, k);
+    out.push('"');
+    let b = k.as_bytes();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(p) = memchr::memchr(0xEF, &b[at..]).map(|p| p + at) {
+        let with = if k[p..].starts_with('\u{FF0E}') {
+            Some('.')
+        } else if k[p..].starts_with('\u{FF04}') {
+            Some('$')
+        } else {
+            None
+        };
+        match with {
+            Some(c) => {
+                out.push_str(&k[copied..p]);
+                out.push(c);
+                copied = p + 3;
+                at = p + 3;
+            }
+            None => at = p + 1,
+        }
     }
+    out.push_str(&k[copied..]);
+    out.push('"');
 }
 
 /// Writes `metadata` as served (see [`fix_metadata`]) from its stored

@@ -3,13 +3,14 @@
 //! selectors applied to each event, from the revision given (unset or `0`:
 //! the current state first, as synthetic `ADDED` events).
 
+use std::collections::HashSet;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::Status;
@@ -17,15 +18,19 @@ use super::discovery::namespace_of;
 use super::object::{object_of, parse_stored};
 use super::resources::Resource;
 use crate::domain::Service;
+use crate::domain::dynamic::DYNAMIC_KEY;
 use crate::domain::watch::Active;
-use crate::model::{Filter, Query};
+use crate::model::{Filter, Projection, Query};
 use crate::store::{Change, ChangeFeed, ChangeKind, StoreError, TextStream};
 
 /// What a watch asks for.
 #[derive(Debug, Clone)]
 pub struct WatchRequest {
-    /// Everything an event's document must match (view, path, selectors).
-    pub filter: Filter,
+    /// What the view and path select (clusters, namespace, name).
+    pub scope: Filter,
+    /// What the selectors (label, field, search parameters) select within
+    /// it; `Filter::all()` when none is given.
+    pub selector: Filter,
     pub resource_version: Option<String>,
     pub bookmarks: bool,
     pub timeout: Option<Duration>,
@@ -55,28 +60,52 @@ pub async fn open(
         .clone()
         .filter(|rv| !rv.is_empty() && rv != "0");
     let initial = from.is_none() || req.send_initial;
+    let filter = Filter::and([req.scope.clone(), req.selector.clone()]);
+    // With a selector, the objects it selects are followed, so that one
+    // that stops matching is reported DELETED and one that starts matching
+    // ADDED, as the API server does.
+    let selected = (req.selector != Filter::all()).then(|| Arc::new(Mutex::new(HashSet::new())));
     let (initial_items, since) = if initial {
         let rv = match &from {
             Some(rv) => rv.clone(),
             None => svc.store.revision(&ns).await?,
         };
-        let mut q = Query::new(req.filter.clone());
+        let mut q = Query::new(filter.clone());
         q.with_revision = true;
         let res2 = res.clone();
         let rv2 = rv.clone();
+        let seen = selected.clone();
         let items = svc
             .store
             .find_text(
                 &ns,
                 &q,
                 Arc::new(move |text: &str| {
-                    let obj = object_of(parse_stored(text)?, &res2, &rv2).object;
-                    Ok(frame("ADDED", &Value::Object(obj)))
+                    let stored = object_of(parse_stored(text)?, &res2, &rv2);
+                    if let Some(s) = &seen
+                        && let Ok(mut s) = s.lock()
+                    {
+                        s.insert(key_text(&stored.key));
+                    }
+                    Ok(frame("ADDED", &Value::Object(stored.object)))
                 }),
             )
             .await?;
         (Some(items), rv)
     } else {
+        if let Some(s) = &selected {
+            // What the selector selects now: the client listed it.
+            let q = Query {
+                projection: Some(Projection::new(DYNAMIC_KEY.iter().copied())),
+                ..Query::new(filter.clone())
+            };
+            let docs: Vec<_> = svc.store.find(&ns, &q).await?.try_collect().await?;
+            if let Ok(mut s) = s.lock() {
+                for d in docs {
+                    s.insert(key_text(&doc_key(&d)));
+                }
+            }
+        }
         (None, from.unwrap_or_default())
     };
     let feed = match svc.store.changes(&ns, Some(&since)).await {
@@ -101,7 +130,10 @@ pub async fn open(
         initial_end: req.send_initial && req.bookmarks,
         feed,
         res,
-        filter: req.filter,
+        scope: req.scope,
+        selector: req.selector,
+        selected,
+        exact: initial,
         at: since,
         bookmarks: req
             .bookmarks
@@ -119,7 +151,13 @@ struct State {
     initial_end: bool,
     feed: ChangeFeed,
     res: Arc<Resource>,
-    filter: Filter,
+    scope: Filter,
+    selector: Filter,
+    /// Keys of the objects the selector selects (with a selector only).
+    selected: Option<Arc<Mutex<HashSet<String>>>>,
+    /// `selected` was read with the initial state (not at a later time
+    /// than the revision the watch resumes from).
+    exact: bool,
     /// The newest revision seen.
     at: String,
     bookmarks: Option<tokio::time::Interval>,
@@ -127,6 +165,18 @@ struct State {
     shutdown: tokio::sync::watch::Receiver<bool>,
     done: bool,
     _active: Active,
+}
+
+/// The natural key of a document (missing = null).
+fn doc_key(doc: &crate::model::Document) -> Vec<Value> {
+    DYNAMIC_KEY
+        .iter()
+        .map(|k| doc.get(*k).cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+fn key_text(key: &[Value]) -> String {
+    Value::Array(key.to_vec()).to_string()
 }
 
 fn frame(kind: &str, object: &Value) -> String {
@@ -192,13 +242,41 @@ fn events(st: State) -> impl Stream<Item = Bytes> + Send + 'static {
                     Some(Ok(Change::Event(record))) => {
                         st.at = record.revision.clone();
                         let doc = record.doc();
-                        if !st.filter.matches(&Value::Object(doc.clone())) {
+                        let value = Value::Object(doc.clone());
+                        if !st.scope.matches(&value) {
                             continue;
                         }
-                        let kind = match record.kind {
-                            ChangeKind::Add => "ADDED",
-                            ChangeKind::Change => "MODIFIED",
-                            ChangeKind::Delete => "DELETED",
+                        let matches = st.selector.matches(&value);
+                        let kind = match (&st.selected, record.kind) {
+                            (None, ChangeKind::Add) => "ADDED",
+                            (None, ChangeKind::Change) => "MODIFIED",
+                            (None, ChangeKind::Delete) => "DELETED",
+                            (Some(sel), kind) => {
+                                let key = key_text(&doc_key(doc));
+                                let Ok(mut sel) = sel.lock() else { continue };
+                                let was = if kind == ChangeKind::Delete || !matches {
+                                    sel.remove(&key)
+                                } else {
+                                    !sel.insert(key)
+                                };
+                                match (kind, was, matches) {
+                                    (ChangeKind::Delete, true, _) | (ChangeKind::Delete, _, true) => {
+                                        "DELETED"
+                                    }
+                                    (ChangeKind::Delete, false, false) => continue,
+                                    (ChangeKind::Add, _, true) => "ADDED",
+                                    (_, true, true) => "MODIFIED",
+                                    // Entered the selection; resumed from a
+                                    // revision, the selection then is not
+                                    // known (informers take an unknown
+                                    // object's MODIFIED as an add).
+                                    (_, false, true) if st.exact => "ADDED",
+                                    (_, false, true) => "MODIFIED",
+                                    // Left the selection.
+                                    (_, true, false) => "DELETED",
+                                    (_, false, false) => continue,
+                                }
+                            }
                         };
                         let obj = object_of(doc.clone(), &st.res, &record.revision).object;
                         return Some((Bytes::from(frame(kind, &Value::Object(obj))), st));
