@@ -248,6 +248,11 @@ impl TestApp {
         if let Some(b) = body {
             req = req.set_payload(b.to_vec());
         }
+        self.reply(req).await
+    }
+
+    /// Sends a request and reads the whole reply.
+    async fn reply(&self, req: test::TestRequest) -> Reply {
         let res = self.app.call(req.to_request()).await;
         let status = res.status().as_u16();
         let content_type = res
@@ -277,23 +282,7 @@ impl TestApp {
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
-        let res = self.app.call(req.to_request()).await;
-        let status = res.status().as_u16();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = test::read_body(res).await;
-        let raw = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            raw,
-            content_type,
-        }
+        self.reply(req).await
     }
     /// Sends `body` as JSON.
     pub async fn send_json(&self, method: &str, uri: &str, body: &Value) -> Reply {

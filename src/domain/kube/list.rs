@@ -204,6 +204,40 @@ fn split_item(s: &str) -> (&str, &str) {
     }
 }
 
+/// The start of a Table, up to its rows.
+fn table_head(l: &Layout) -> String {
+    format!(
+        "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"columnDefinitions\":{},\"rows\":[",
+        l.definitions()
+    )
+}
+
+/// Runs the read of a list or GET: each item as [`item_map`] writes it,
+/// and the table layout when the shape is a table.
+async fn read_items(
+    svc: &Service,
+    view: &View,
+    ns: &crate::model::Namespace,
+    query: &Query,
+    res: &Arc<Resource>,
+    rv: &str,
+    shape: Shape,
+) -> Result<(crate::store::TextStream, Option<Arc<Layout>>), Status> {
+    let layout = match shape {
+        Shape::Table(_) => Some(Arc::new(Layout::new(res, *view == View::All))),
+        _ => None,
+    };
+    let items = svc
+        .store
+        .find_text(
+            ns,
+            query,
+            item_map(res.clone(), rv.to_owned(), shape, layout.clone()),
+        )
+        .await?;
+    Ok((items, layout))
+}
+
 /// A list answer: JSON text chunks.
 pub type Body = BoxStream<'static, Result<Bytes, Status>>;
 
@@ -259,24 +293,9 @@ pub async fn list(
         query.projection_optional = true;
     }
     let res = Arc::new(res);
-    let all_clusters = *view == View::All;
-    let layout = match shape {
-        Shape::Table(_) => Some(Arc::new(Layout::new(&res, all_clusters))),
-        _ => None,
-    };
-    let items = svc
-        .store
-        .find_text(
-            &ns,
-            &query,
-            item_map(res.clone(), rv.clone(), shape, layout.clone()),
-        )
-        .await?;
+    let (items, layout) = read_items(svc, view, &ns, &query, &res, &rv, shape).await?;
     let head = match (&shape, &layout) {
-        (Shape::Table(_), Some(l)) => format!(
-            "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"columnDefinitions\":{},\"rows\":[",
-            l.definitions()
-        ),
+        (Shape::Table(_), Some(l)) => table_head(l),
         (Shape::Metadata, _) => {
             "{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"items\":["
                 .to_owned()
@@ -470,26 +489,15 @@ pub async fn get(
     query.limit = Some(1);
     query.with_revision = true;
     let res = Arc::new(res);
-    let layout = match shape {
-        Shape::Table(_) => Some(Arc::new(Layout::new(&res, *view == View::All))),
-        _ => None,
-    };
-    let mut items = svc
-        .store
-        .find_text(
-            &ns,
-            &query,
-            item_map(res.clone(), rv.clone(), shape, layout.clone()),
-        )
-        .await?;
+    let (mut items, layout) = read_items(svc, view, &ns, &query, &res, &rv, shape).await?;
     let Some(text) = items.next().await.transpose()? else {
         return Err(Status::not_found(&res.group, &res.plural, name));
     };
     let (_, item) = split_item(&text);
     Ok(match (shape, layout) {
         (Shape::Table(_), Some(l)) => format!(
-            "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"columnDefinitions\":{},\"rows\":[{item}],\"metadata\":{{\"resourceVersion\":{}}}}}",
-            l.definitions(),
+            "{}{item}],\"metadata\":{{\"resourceVersion\":{}}}}}",
+            table_head(&l),
             Value::String(rv)
         ),
         _ => item.to_owned(),
