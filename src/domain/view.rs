@@ -133,12 +133,12 @@ pub(crate) fn canonical(text: &str) -> Option<Canonical<'_>> {
     // A trailing revision member (see `Query::with_revision`):
     // `...,"_bcsRevision":"<digits>"}`; `inner_end` is where the document's
     // own members end.
-    let (inner_end, revision) = match text
-        .strip_suffix("\"}")
-        .and_then(|t| t.rsplit_once(",\"_bcsRevision\":\""))
-    {
-        Some((head, rev)) if !rev.is_empty() && rev.bytes().all(|c| c.is_ascii_digit()) => {
-            (head.len(), Some(rev))
+    let (inner_end, revision) = match text.strip_suffix("\"}").map(|t| {
+        let digits = t.len() - t.bytes().rev().take_while(u8::is_ascii_digit).count();
+        (&t[..digits], &t[digits..])
+    }) {
+        Some((head, rev)) if !rev.is_empty() && head.ends_with(",\"_bcsRevision\":\"") => {
+            (head.len() - ",\"_bcsRevision\":\"".len(), Some(rev))
         }
         _ => (text.strip_suffix('}')?.len(), None),
     };
