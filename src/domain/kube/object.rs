@@ -163,11 +163,6 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
     }
 }
 
-/// Whether a stored key holds `．`/`＄` (both start with byte 0xEF).
-fn has_escapes(raw: &str) -> bool {
-    memchr::memchr(0xEF, raw.as_bytes()).is_some() && raw.contains(['\u{FF0E}', '\u{FF04}'])
-}
-
 /// `s` as a JSON string.
 fn push_json_str(out: &mut String, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
@@ -206,6 +201,14 @@ fn push_key(out: &mut String, k: &str) {
     }
     out.push_str(&k[copied..]);
     out.push('"');
+}
+
+/// Whether stored key `k` (dots possibly escaped) is `plain`, without
+/// building the restored key.
+fn same_key(k: &str, plain: &str) -> bool {
+    k.chars()
+        .map(|c| if c == '\u{FF0E}' { '.' } else { c })
+        .eq(plain.chars())
 }
 
 /// Writes `metadata` as served (see [`fix_metadata`]) from its stored
@@ -276,12 +279,8 @@ fn write_metadata(
             None
         };
         for (k, v) in own.unwrap_or_default() {
-            if has_escapes(k) {
-                let restored = k.replace('\u{FF0E}', ".");
-                if restored == super::CLUSTER_ANNOTATION || restored == super::SOURCE_RV_ANNOTATION
-                {
-                    continue;
-                }
+            if same_key(k, super::CLUSTER_ANNOTATION) || same_key(k, super::SOURCE_RV_ANNOTATION) {
+                continue;
             }
             out.push(',');
             push_key(out, k);
