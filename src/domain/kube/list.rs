@@ -393,15 +393,18 @@ fn framed(
         if st.done {
             return None;
         }
-        if let Some(h) = st.head.take() {
-            return Some((Ok(Bytes::from(h)), st));
-        }
         // Batch what is ready into one chunk (sized for it: growing a
-        // string of 64 KiB by doubling copies it again and again).
+        // string of 64 KiB by doubling copies it again and again), the
+        // head with the first items and the tail with the last: each chunk
+        // is a write, and a small one costs as much as a large one.
         let mut out = String::with_capacity(CHUNK + 16 * 1024);
+        if let Some(h) = st.head.take() {
+            out.push_str(&h);
+        }
+        let mut wrote = false;
         if let Some(items) = st.items.as_mut() {
             loop {
-                let next = if out.is_empty() {
+                let next = if !wrote {
                     items.next().await
                 } else {
                     match futures::FutureExt::now_or_never(items.next()) {
@@ -437,13 +440,14 @@ fn framed(
                         }
                         out.push_str(item);
                         st.sent += 1;
+                        wrote = true;
                         if out.len() > CHUNK {
                             break;
                         }
                     }
                 }
             }
-            if !out.is_empty() {
+            if st.items.is_some() {
                 return Some((Ok(Bytes::from(out)), st));
             }
         }
@@ -452,11 +456,15 @@ fn framed(
             (true, Some(k)) => serde_json::from_str(k).ok(),
             _ => None,
         };
-        let end = match st.tail.metadata(st.sent, more).await {
-            Ok(meta) => format!("],\"metadata\":{meta}}}"),
+        match st.tail.metadata(st.sent, more).await {
+            Ok(meta) => {
+                out.push_str("],\"metadata\":");
+                out.push_str(&meta);
+                out.push('}');
+            }
             Err(e) => return Some((Err(e), st)),
-        };
-        Some((Ok(Bytes::from(end)), st))
+        }
+        Some((Ok(Bytes::from(out)), st))
     })
 }
 
