@@ -332,6 +332,11 @@ impl TestApp {
             .uri(uri)
             .set_payload(body.as_bytes().to_vec())
             .to_request();
+        self.open_stream(req).await
+    }
+
+    /// Sends a request whose reply is read frame by frame.
+    async fn open_stream(&self, req: actix_http::Request) -> Watch {
         let res = self.app.call(req).await;
         Watch {
             status: res.status().as_u16(),
@@ -348,14 +353,7 @@ impl TestApp {
     /// stream.
     pub async fn watch_get(&self, uri: &str) -> Watch {
         let req = test::TestRequest::get().uri(uri).to_request();
-        let res = self.app.call(req).await;
-        Watch {
-            status: res.status().as_u16(),
-            body: res.into_body(),
-            buf: Vec::new(),
-            ended: false,
-            heartbeats: 0,
-        }
+        self.open_stream(req).await
     }
 }
 
