@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::ACCEPT;
+use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -19,7 +19,7 @@ use crate::domain::kube::list::{self, ListOptions, Shape};
 use crate::domain::kube::path::{self, ResourceRef, Target, View};
 use crate::domain::kube::table::IncludeObject;
 use crate::domain::kube::watch::{self, WatchRequest};
-use crate::domain::kube::{Status, discovery, extras};
+use crate::domain::kube::{Status, discovery, extras, write};
 use crate::domain::params::{RawParams, parse_bool};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,6 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/apis",
         "/apis/{tail:.*}",
         "/clusters/{tail:.*}",
+        "/openapi/v3",
+        "/openapi/v3/{tail:.*}",
         "/version",
     ] {
         cfg.service(web::resource(pattern).to(handle));
@@ -44,6 +46,8 @@ pub fn is_kube_path(path: &str) -> bool {
         || path.starts_with("/api/")
         || path.starts_with("/apis/")
         || path.starts_with("/clusters/")
+        || path == "/openapi/v3"
+        || path.starts_with("/openapi/v3/")
 }
 
 const JSON: &str = "application/json";
@@ -171,19 +175,22 @@ fn json_reply(raw: &RawParams, content_type: &str, body: String) -> HttpResponse
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 
-async fn handle(svc: web::Data<Service>, req: HttpRequest) -> HttpResponse {
-    match serve(&svc, &req).await {
+async fn handle(svc: web::Data<Service>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    match serve(&svc, &req, &body).await {
         Ok(r) => r,
         Err(s) => status_reply(&s),
     }
 }
 
-async fn serve(svc: &Service, req: &HttpRequest) -> Result<HttpResponse, Status> {
+async fn serve(svc: &Service, req: &HttpRequest, body: &[u8]) -> Result<HttpResponse, Status> {
     let Some((view, target)) = path::parse(req.path()) else {
         return Err(Status::no_resource());
     };
-    if req.method() != actix_web::http::Method::GET {
-        return Err(Status::method_not_allowed(req.method().as_str()));
+    if req.method() != Method::GET {
+        return match target {
+            Target::Resource(r) => write_resource(svc, req, &view, r, body).await,
+            _ => Err(Status::method_not_allowed(req.method().as_str())),
+        };
     }
     if let View::One(c) = &view {
         crate::domain::dynamic::check_segment("clusterId", c).map_err(Status::from)?;
@@ -233,6 +240,20 @@ async fn serve(svc: &Service, req: &HttpRequest) -> Result<HttpResponse, Status>
             Ok(json_reply(&raw, JSON, doc.to_string()))
         }
         Target::Resource(r) => resource(svc, req, &raw, &view, r).await,
+        Target::OpenApiIndex => {
+            let all = discovery::resources(svc).await?;
+            Ok(json_reply(
+                &raw,
+                JSON,
+                discovery::openapi_index(&all).to_string(),
+            ))
+        }
+        Target::OpenApi { group, version } => {
+            let all = discovery::resources(svc).await?;
+            let doc = discovery::openapi_document(&all, &group, &version)
+                .ok_or_else(Status::no_resource)?;
+            Ok(json_reply(&raw, JSON, doc.to_string()))
+        }
         Target::Containers { namespace, name } => {
             let body = extras::containers(svc, &view, &namespace, name.as_deref(), &raw).await?;
             Ok(json_reply(&raw, JSON, body))
@@ -303,17 +324,8 @@ async fn resource(
     if r.namespace.is_some() && !res.namespaced {
         return Err(Status::no_resource());
     }
-    if let Some(sub) = &r.subresource
-        && sub != "status"
-    {
-        return Err(Status::no_resource());
-    }
-    for seg in [r.namespace.as_deref(), r.name.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        crate::domain::dynamic::check_segment("path", seg).map_err(Status::from)?;
-    }
+    check_subresource(&r)?;
+    check_segments(&r)?;
     if r.watch || watch_flag(raw)? {
         return watch_reply(svc, raw, view, res, &r).await;
     }
@@ -378,4 +390,154 @@ async fn watch_reply(
     Ok(HttpResponse::Ok()
         .content_type(JSON)
         .streaming(events.map(Ok::<Bytes, actix_web::Error>)))
+}
+
+/// 404 for a subresource that is not served; `log` is a 404 that says why.
+fn check_subresource(r: &ResourceRef) -> Result<(), Status> {
+    match r.subresource.as_deref() {
+        None | Some("status") => Ok(()),
+        Some("ephemeralcontainers") if r.plural == "pods" && r.group.is_empty() => Ok(()),
+        Some("log") if r.plural == "pods" && r.group.is_empty() => Err(Status {
+            code: 404,
+            reason: "NotFound",
+            message: "the store keeps no container logs: read them from the cluster itself".into(),
+            details: None,
+        }),
+        Some(_) => Err(Status::no_resource()),
+    }
+}
+
+fn check_segments(r: &ResourceRef) -> Result<(), Status> {
+    for seg in [r.namespace.as_deref(), r.name.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        crate::domain::dynamic::check_segment("path", seg).map_err(Status::from)?;
+    }
+    Ok(())
+}
+
+/// A create or replace body must be JSON (`kubectl` and the client
+/// libraries send JSON).
+fn check_json_body(req: &HttpRequest) -> Result<(), Status> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let base = ct.split(';').next().unwrap_or_default().trim();
+    if base.is_empty() || base.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(Status {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: format!("the body must be application/json, not {base:?}"),
+            details: None,
+        })
+    }
+}
+
+/// `POST`, `PUT`, `PATCH` and `DELETE` of a resource, in the one-cluster
+/// view.
+async fn write_resource(
+    svc: &Service,
+    req: &HttpRequest,
+    view: &View,
+    r: ResourceRef,
+    body: &[u8],
+) -> Result<HttpResponse, Status> {
+    let method = req.method().clone();
+    let cluster = match view {
+        View::One(c) => c.clone(),
+        View::All => {
+            return Err(Status {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: format!(
+                    "{method} is not allowed in the all-clusters view: write to one cluster, \
+                     under /clusters/{{cluster}}{} (or \
+                     /apis/clusterpedia.io/v1beta1/resources/clusters/{{cluster}}{0})",
+                    r.api_path()
+                ),
+                details: None,
+            });
+        }
+    };
+    if r.watch {
+        return Err(Status::method_not_allowed(method.as_str()));
+    }
+    let res = discovery::resolve(svc, &r).await?;
+    if r.namespace.is_some() != res.namespaced && (r.name.is_some() || r.namespace.is_some()) {
+        return Err(Status::no_resource());
+    }
+    check_subresource(&r)?;
+    check_segments(&r)?;
+    let raw = RawParams::parse(req.query_string());
+    let opts = write::WriteOptions::parse(&raw)?;
+    let ns = r.namespace.as_deref();
+    let part = write::Part::of(r.subresource.as_deref()).ok_or_else(Status::no_resource)?;
+    let reply = |code: StatusCode, body: String| -> HttpResponse {
+        let body = if pretty(&raw) {
+            serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(body)
+        } else {
+            body
+        };
+        HttpResponse::build(code).content_type(JSON).body(body)
+    };
+    let name = r.name.as_deref();
+    match (method, name) {
+        (Method::POST | Method::DELETE, None) if res.namespaced && ns.is_none() => Err(Status {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "{} {} objects under /namespaces/{{namespace}}/{}",
+                if req.method() == Method::POST {
+                    "create"
+                } else {
+                    "delete"
+                },
+                res.kind,
+                res.plural
+            ),
+            details: None,
+        }),
+        (Method::POST, None) if part == write::Part::Main => {
+            check_json_body(req)?;
+            let w = write::create(svc, &cluster, &res, ns, body, &opts).await?;
+            Ok(reply(StatusCode::CREATED, w.object))
+        }
+        (Method::PUT, Some(name)) => {
+            check_json_body(req)?;
+            let w = write::replace(svc, &cluster, &res, ns, name, part, body, &opts).await?;
+            let code = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(reply(code, w.object))
+        }
+        (Method::PATCH, Some(name)) => {
+            let ct = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let kind = write::PatchType::of_content_type(ct)?;
+            let w = write::patch(svc, &cluster, &res, ns, name, part, kind, body, &opts).await?;
+            Ok(reply(StatusCode::OK, w.object))
+        }
+        (Method::DELETE, Some(name)) if part == write::Part::Main => {
+            let obj = write::delete(svc, &cluster, &res, ns, name, &raw, body).await?;
+            Ok(reply(StatusCode::OK, obj))
+        }
+        (Method::DELETE, None) if part == write::Part::Main => {
+            let list = write::delete_collection(svc, &cluster, &res, ns, &raw, body).await?;
+            Ok(reply(StatusCode::OK, list))
+        }
+        (m, _) => Err(Status::method_not_allowed(m.as_str())),
+    }
 }

@@ -98,7 +98,7 @@ impl ResourcePath {
     }
 
     /// Conditions the path itself imposes.
-    fn base_filter(&self) -> Vec<Filter> {
+    pub(crate) fn base_filter(&self) -> Vec<Filter> {
         let s = |v: &str| Value::String(v.to_owned());
         let mut f = vec![Filter::Eq("clusterId".into(), s(&self.cluster_id))];
         match (&self.namespace, &self.resource_name) {
@@ -147,6 +147,18 @@ pub async fn upsert_data(
     path: &ResourcePath,
     data: Value,
 ) -> Result<(), DomainError> {
+    let doc = document(svc, path, data)?;
+    svc.store.upsert(&path.namespace(), doc).await?;
+    Ok(())
+}
+
+/// The stored document of one resource whose `data` (keys escaped) is
+/// given, written now.
+pub fn document(
+    svc: &Service,
+    path: &ResourcePath,
+    data: Value,
+) -> Result<crate::model::Document, DomainError> {
     path.validate()?;
     let Some(name) = &path.resource_name else {
         return Err(DomainError::param("resourceName", "missing"));
@@ -167,8 +179,7 @@ pub async fn upsert_data(
     doc.insert("updateTime".into(), now);
     let times = super::query::shadow_times_of(&doc, svc);
     doc.insert(SHADOW_FIELD.into(), Value::Object(times));
-    svc.store.upsert(&path.namespace(), doc).await?;
-    Ok(())
+    Ok(doc)
 }
 
 fn read_query(path: &ResourcePath, p: ListParams) -> Query {

@@ -131,10 +131,10 @@ pub(crate) fn canonical(text: &str) -> Option<Canonical<'_>> {
     };
     let mut fields = [None; 5];
     // A trailing revision member (see `Query::with_revision`):
-    // `...,"_bcsRevision":"<digits>"}`; `inner_end` is where the document's
-    // own members end.
+    // `...,"_bcsRevision":"<digits or hex>"}`; `inner_end` is where the
+    // document's own members end.
     let (inner_end, revision) = match text.strip_suffix("\"}").map(|t| {
-        let digits = t.len() - t.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let digits = t.len() - t.bytes().rev().take_while(u8::is_ascii_hexdigit).count();
         (&t[..digits], &t[digits..])
     }) {
         Some((head, rev)) if !rev.is_empty() && head.ends_with(",\"_bcsRevision\":\"") => {

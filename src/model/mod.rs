@@ -99,8 +99,10 @@ pub struct Query {
     /// a document that exists throughout.
     pub after: Option<Vec<serde_json::Value>>,
     /// Give each document's JSON text, in [`crate::store::Store::find_text`],
-    /// the revision of its last write as the top-level string field
-    /// [`REVISION_FIELD`], where the store numbers its writes.
+    /// its version as the last top-level member, the string field
+    /// [`REVISION_FIELD`]: a text that changes with every write of the
+    /// document (the revision of its last write where the store numbers its
+    /// writes; see [`crate::store::Versions`]).
     pub with_revision: bool,
     /// The projection only names what the reader needs: a backend that
     /// reads whole documents anyway (the embedded store, whose rendering of
@@ -153,7 +155,7 @@ pub fn key_after(key_fields: &[&str], after: &[serde_json::Value]) -> Filter {
 }
 
 /// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {
     /// True when the write created the document (insert, or upsert of a new key).
     pub created: bool,
@@ -161,4 +163,18 @@ pub struct WriteOutcome {
     /// (the embedded store); `None` where the change feed carries its own
     /// positions (MongoDB resume tokens).
     pub revision: Option<u64>,
+    /// The written document's new version, as [`Query::with_revision`]
+    /// reports it and [`Expect::Version`] expects it (keyed writes only).
+    pub version: Option<String>,
+}
+
+/// The state a conditional write (`Store::upsert_if`) expects the live
+/// document with the new document's natural key to be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// There is none: the write creates it.
+    Absent,
+    /// There is one, and its version is this (as [`Query::with_revision`]
+    /// reported it).
+    Version(&'a str),
 }

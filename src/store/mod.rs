@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::config::{Backend, Settings};
-use crate::model::{Document, Filter, Namespace, Query, WriteOutcome};
+use crate::model::{Document, Expect, Filter, Namespace, Query, WriteOutcome};
 
 /// A stream of stored documents (projection applied, keys still escaped).
 pub type DocStream = BoxStream<'static, Result<Document, StoreError>>;
@@ -49,6 +49,9 @@ pub struct ChangeRecord {
     doc: std::sync::OnceLock<Document>,
     /// A slot for the consumer's rendering (set once, shared).
     pub rendered: std::sync::OnceLock<String>,
+    /// The document's version after the write where versions are not
+    /// revisions ([`Versions::Stamps`]); `None` otherwise.
+    pub version: Option<String>,
 }
 
 impl ChangeRecord {
@@ -60,6 +63,7 @@ impl ChangeRecord {
             text: std::sync::OnceLock::from(text),
             doc: std::sync::OnceLock::new(),
             rendered: std::sync::OnceLock::new(),
+            version: None,
         }
     }
 
@@ -71,6 +75,7 @@ impl ChangeRecord {
             text: std::sync::OnceLock::new(),
             doc: std::sync::OnceLock::from(doc),
             rendered: std::sync::OnceLock::new(),
+            version: None,
         }
     }
 
@@ -153,6 +158,47 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// How a store's document versions (see [`Query::with_revision`]) relate to
+/// its revisions (the positions of its change feed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versions {
+    /// A document's version is the revision of its last write (the embedded
+    /// store numbers its writes): one text is both.
+    Revisions,
+    /// Versions are stamps a document carries, unrelated to the feed's
+    /// positions (MongoDB resume tokens).
+    Stamps,
+}
+
+impl Versions {
+    /// The one text that names both a point of the feed to watch from (`at`,
+    /// where the document was read or changed) and the document's version
+    /// (a Kubernetes object's `resourceVersion`).
+    pub fn object_revision<'a>(
+        self,
+        at: &'a str,
+        version: Option<&'a str>,
+    ) -> std::borrow::Cow<'a, str> {
+        match (self, version) {
+            (Versions::Revisions, Some(v)) => v.into(),
+            (Versions::Stamps, Some(v)) => format!("{at}.{v}").into(),
+            (_, None) => at.into(),
+        }
+    }
+
+    /// The parts of an [`Versions::object_revision`] text: the point to
+    /// watch from, and the version when the text names one.
+    pub fn split(self, rv: &str) -> (&str, Option<&str>) {
+        match self {
+            Versions::Revisions => (rv, Some(rv)),
+            Versions::Stamps => match rv.rsplit_once('.') {
+                Some((at, v)) => (at, Some(v)),
+                None => (rv, None),
+            },
+        }
+    }
+}
+
 /// A document store with MongoDB query semantics.
 ///
 /// Documents hold their natural key fields (see [`Namespace::key_fields`]);
@@ -169,6 +215,24 @@ pub trait Store: Send + Sync {
     /// Insert or replace the document with the same natural key, atomically.
     /// The stored `createTime` and `_id` of an existing document are kept.
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError>;
+
+    /// [`Store::upsert`] when the live document with `doc`'s natural key is
+    /// as `expect` says, atomically: [`StoreError::Conflict`] when there is
+    /// one and none was expected or its version differs,
+    /// [`StoreError::NotFound`] when a version was expected and there is none,
+    /// [`StoreError::InvalidFilter`] for a version this store cannot have
+    /// issued.
+    async fn upsert_if(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        expect: Expect<'_>,
+    ) -> Result<WriteOutcome, StoreError>;
+
+    /// How this store's versions relate to its revisions.
+    fn versions(&self) -> Versions {
+        Versions::Revisions
+    }
 
     /// Sets the top-level fields named in `set` (taking their values from
     /// `doc`) on the live document with `doc`'s natural key, keeping its

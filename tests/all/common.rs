@@ -242,13 +242,7 @@ impl TestApp {
 
     /// Sends a request with an optional raw body.
     pub async fn send(&self, method: &str, uri: &str, body: Option<&[u8]>) -> Reply {
-        let mut req = test::TestRequest::default()
-            .method(actix_web::http::Method::from_bytes(method.as_bytes()).expect("method"))
-            .uri(uri);
-        if let Some(b) = body {
-            req = req.set_payload(b.to_vec());
-        }
-        self.reply(req).await
+        self.send_with(method, uri, &[], body).await
     }
 
     /// Sends a request and reads the whole reply.
@@ -278,9 +272,25 @@ impl TestApp {
 
     /// A GET with request headers (`Accept` negotiation).
     pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut req = test::TestRequest::get().uri(uri);
+        self.send_with("GET", uri, headers, None).await
+    }
+
+    /// A request with headers and an optional body.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut req = test::TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(uri);
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
+        }
+        if let Some(b) = body {
+            req = req.set_payload(b.to_vec());
         }
         self.reply(req).await
     }

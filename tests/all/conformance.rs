@@ -10,7 +10,7 @@ use bcs_storage::model::{
     Bound, Database, Direction, Document, Filter, Namespace, Projection, Query, RangeOp, Sort,
     date_millis,
 };
-use bcs_storage::store::Store;
+use bcs_storage::store::{Store, StoreError};
 
 use crate::common::{TestStore, backends};
 
@@ -1556,14 +1556,107 @@ async fn keyset_pages_neither_repeat_nor_skip_while_the_collection_changes() {
             .expect("read");
         let d: Value = serde_json::from_str(&texts[0]).expect("json");
         assert_eq!(d["resourceName"], "late");
-        if let Some(r) = d.get(REVISION_FIELD) {
-            assert_eq!(r.as_str(), Some(got.revision.as_str()), "{b:?}");
-        } else {
-            assert_eq!(
-                b,
-                crate::common::Backend::Mongo,
-                "SQLite numbers its writes"
-            );
+        // The document's version is the one its change reports (where
+        // versions are revisions, the change's revision).
+        let version = got.version.clone().unwrap_or(got.revision.clone());
+        assert_eq!(d[REVISION_FIELD].as_str(), Some(version.as_str()), "{b:?}");
+    }
+}
+
+/// Reads the version (`Query::with_revision`) of the document named `name`.
+async fn version_of(s: &dyn Store, ns: &Namespace, name: &str) -> Option<String> {
+    let q = Query {
+        with_revision: true,
+        ..Query::new(Filter::Eq("resourceName".into(), json!(name)))
+    };
+    let texts: Vec<String> = s
+        .find_text(ns, &q, std::sync::Arc::new(|t: &str| Ok(t.to_owned())))
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("read");
+    let d: Value = serde_json::from_str(texts.first()?).expect("json");
+    Some(d[bcs_storage::model::REVISION_FIELD].as_str()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_writes_see_every_other_write() {
+    use bcs_storage::model::Expect;
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let s = store.store.as_ref();
+        let pods = ns("Pod");
+        let doc = |v: i64| resource("c1", Some("n"), "p", json!({"v": v}), 1);
+        // A create happens once.
+        let out = s
+            .upsert_if(&pods, doc(1), Expect::Absent)
+            .await
+            .expect("create");
+        assert!(out.created, "{b:?}");
+        let v1 = version_of(s, &pods, "p").await.expect("stored");
+        assert_eq!(out.version.as_deref(), Some(v1.as_str()), "{b:?}");
+        assert!(matches!(
+            s.upsert_if(&pods, doc(2), Expect::Absent).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // A replace of the version read.
+        let out = s
+            .upsert_if(&pods, doc(2), Expect::Version(&v1))
+            .await
+            .expect("replace");
+        assert!(!out.created);
+        let v2 = version_of(s, &pods, "p").await.expect("stored");
+        assert_ne!(v1, v2, "{b:?}");
+        assert!(
+            matches!(
+                s.upsert_if(&pods, doc(3), Expect::Version(&v1)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "a stale version, {b:?}"
+        );
+        // Every kind of write moves the version: an unconditional upsert,
+        // a merge and an update_many.
+        s.upsert(&pods, doc(4)).await.expect("upsert");
+        let v3 = version_of(s, &pods, "p").await.expect("stored");
+        assert_ne!(v2, v3, "{b:?}");
+        s.update_many(&pods, &Filter::Eq("resourceName".into(), json!("p")), &{
+            let mut m = bcs_storage::model::Document::new();
+            m.insert("extra".into(), json!(1));
+            m
+        })
+        .await
+        .expect("update");
+        let v4 = version_of(s, &pods, "p").await.expect("stored");
+        assert_ne!(v3, v4, "{b:?}");
+        assert!(matches!(
+            s.upsert_if(&pods, doc(5), Expect::Version(&v3)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let back = find(s, &pods, &Query::new(Filter::all())).await;
+        assert_eq!(back[0]["data"]["v"], 4, "{b:?}");
+        assert!(back[0].get(bcs_storage::model::REVISION_FIELD).is_none());
+        assert!(
+            back[0].keys().all(|k| k != "_bcsVersion"),
+            "internal fields stay hidden: {b:?}"
+        );
+        // Gone: a version names nothing; a create comes back.
+        s.delete_many(&pods, &Filter::all()).await.expect("delete");
+        assert!(matches!(
+            s.upsert_if(&pods, doc(6), Expect::Version(&v4)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            s.upsert_if(&pods, doc(7), Expect::Absent)
+                .await
+                .expect("recreate")
+                .created
+        );
+        if b == crate::common::Backend::Sqlite {
+            assert!(matches!(
+                s.upsert_if(&pods, doc(8), Expect::Version("x1")).await,
+                Err(StoreError::InvalidFilter(_))
+            ));
         }
     }
 }

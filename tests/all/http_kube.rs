@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, Watch, backends, cluster_base, ns_base};
+use crate::common::{Backend, TestApp, V4, Watch, backends, cluster_base, ns_base};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
@@ -116,7 +116,30 @@ async fn discovery_serves_builtins_and_every_stored_kind() {
             assert_eq!(pods["kind"], "Pod");
             assert_eq!(pods["namespaced"], true);
             assert_eq!(pods["shortNames"], json!(["po"]));
-            assert_eq!(pods["verbs"], json!(["get", "list", "watch"]));
+            assert_eq!(
+                pods["verbs"],
+                json!([
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "update",
+                    "watch"
+                ])
+            );
+            let subs: Vec<&str> = r.body["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|x| x["name"].as_str())
+                .filter(|n| n.starts_with("pods/"))
+                .collect();
+            assert_eq!(
+                subs,
+                ["pods/status", "pods/ephemeralcontainers", "pods/log"]
+            );
             let r = app.get(&format!("{root}/apis")).await;
             let groups: Vec<&str> = r.body["groups"]
                 .as_array()
@@ -861,12 +884,27 @@ async fn errors_are_status_objects_with_real_http_statuses() {
         let r = app
             .send(
                 m,
-                "/clusters/C1/api/v1/namespaces/default/pods/p",
+                "/apis/clusterpedia.io/v1beta1/resources/api/v1/namespaces/default/pods/p",
                 Some(b"{}"),
             )
             .await;
+        assert_status(
+            &r,
+            405,
+            "MethodNotAllowed",
+            "/clusters/{cluster}/api/v1/namespaces/default/pods/p",
+        );
+        let r = app.send(m, "/clusters/C1/api/v1", Some(b"{}")).await;
         assert_status(&r, 405, "MethodNotAllowed", m);
     }
+    let r = app
+        .send(
+            "POST",
+            "/clusters/C1/api/v1/namespaces/default/pods/p",
+            Some(b"{}"),
+        )
+        .await;
+    assert_status(&r, 405, "MethodNotAllowed", "POST");
     let r = app
         .get("/clusters/C1/api/v1/namespaces/default/widgets")
         .await;
@@ -1091,5 +1129,658 @@ async fn containers_and_the_workloads_collection() {
         assert_eq!(kinds, ["DaemonSet", "StatefulSet"]);
         let r = app.get(&format!("{wl}?clusters=C2")).await;
         assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    }
+}
+
+const PODS: &str = "/clusters/C1/api/v1/namespaces/default/pods";
+
+/// Sends a Kubernetes write with a content type.
+async fn kube_write(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    ct: &str,
+    body: &str,
+) -> crate::common::Reply {
+    app.send_with(method, uri, &[("content-type", ct)], Some(body.as_bytes()))
+        .await
+}
+
+/// Every stored pod document of cluster C1 (bcs route), to prove that
+/// refused writes change nothing.
+async fn stored_pods(app: &TestApp) -> Value {
+    let r = app.get(&format!("{}/Pod", ns_base("C1", "default"))).await;
+    r.assert_ok();
+    r.body["data"].clone()
+}
+
+#[actix_web::test]
+async fn kubernetes_writes_refuse_bad_input_and_change_nothing() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        put_pod(&app, "C1", "default", "p", json!({"app": "web"})).await;
+        let before = stored_pods(&app).await;
+        // A resourceVersion of the right form that is not the object's.
+        let stale = match b {
+            Backend::Sqlite => r#"{"metadata":{"name":"p","resourceVersion":"987654"}}"#,
+            Backend::Mongo => {
+                r#"{"metadata":{"name":"p","resourceVersion":"00.000000000000000000000000"}}"#
+            }
+        };
+        let json_ct = "application/json";
+        let merge = "application/merge-patch+json";
+        let cases: Vec<(&str, String, &str, &str, u16, &str, &str)> = vec![
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"kind":"Service","metadata":{"name":"x"}}"#,
+                400,
+                "BadRequest",
+                "kind:",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"apiVersion":"apps/v1","metadata":{"name":"x"}}"#,
+                400,
+                "BadRequest",
+                "apiVersion:",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"metadata":{"name":"x","namespace":"other"}}"#,
+                400,
+                "BadRequest",
+                "metadata.namespace:",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"metadata":{}}"#,
+                400,
+                "BadRequest",
+                "metadata.name: required",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"metadata":{"name":"a/b"}}"#,
+                400,
+                "BadRequest",
+                "metadata.name:",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"metadata":{"name":"x","resourceVersion":"5"}}"#,
+                400,
+                "BadRequest",
+                "must not be set",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                "{not json",
+                400,
+                "BadRequest",
+                "not valid JSON",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                "[1]",
+                400,
+                "BadRequest",
+                "must be a Pod object",
+            ),
+            ("POST", PODS.into(), json_ct, "", 400, "BadRequest", "empty"),
+            (
+                "POST",
+                PODS.into(),
+                "application/yaml",
+                "metadata: {name: x}",
+                415,
+                "UnsupportedMediaType",
+                "application/json",
+            ),
+            (
+                "POST",
+                PODS.into(),
+                json_ct,
+                r#"{"metadata":{"name":"p"}}"#,
+                409,
+                "AlreadyExists",
+                "pods \"p\" already exists",
+            ),
+            (
+                "POST",
+                format!("{PODS}?dryRun=Some"),
+                json_ct,
+                r#"{"metadata":{"name":"x"}}"#,
+                400,
+                "BadRequest",
+                "dryRun",
+            ),
+            (
+                "POST",
+                format!("{PODS}?fieldValidation=Loose"),
+                json_ct,
+                r#"{"metadata":{"name":"x"}}"#,
+                400,
+                "BadRequest",
+                "fieldValidation",
+            ),
+            (
+                "PUT",
+                format!("{PODS}/p"),
+                json_ct,
+                r#"{"metadata":{"name":"q"}}"#,
+                400,
+                "BadRequest",
+                "metadata.name: \"q\" does not match",
+            ),
+            (
+                "PUT",
+                format!("{PODS}/p"),
+                json_ct,
+                r#"{"metadata":{"name":"p","resourceVersion":"abc"}}"#,
+                400,
+                "BadRequest",
+                "resourceVersion",
+            ),
+            (
+                "PUT",
+                format!("{PODS}/p"),
+                json_ct,
+                stale,
+                409,
+                "Conflict",
+                "the object has been modified",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                "text/plain",
+                "{}",
+                415,
+                "UnsupportedMediaType",
+                "application/merge-patch+json",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                "application/apply-patch+yaml",
+                "{}",
+                415,
+                "UnsupportedMediaType",
+                "server-side apply",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                merge,
+                "[1]",
+                400,
+                "BadRequest",
+                "must be a JSON object",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                merge,
+                r#"{"kind":"Node"}"#,
+                400,
+                "BadRequest",
+                "kind:",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                merge,
+                r#"{"metadata":{"name":"other"}}"#,
+                400,
+                "BadRequest",
+                "metadata.name",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                "application/json-patch+json",
+                r#"{"op":"add"}"#,
+                400,
+                "BadRequest",
+                "list of operations",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                "application/json-patch+json",
+                r#"[{"op":"test","path":"/spec/nodeName","value":"elsewhere"}]"#,
+                422,
+                "Invalid",
+                "cannot be applied",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/p"),
+                "application/strategic-merge-patch+json",
+                r#"{"spec":{"$patch":"explode"}}"#,
+                400,
+                "BadRequest",
+                "strategic merge patch",
+            ),
+            (
+                "PATCH",
+                format!("{PODS}/nope"),
+                merge,
+                "{}",
+                404,
+                "NotFound",
+                "pods \"nope\" not found",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/nope"),
+                json_ct,
+                "",
+                404,
+                "NotFound",
+                "pods \"nope\" not found",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/p?propagationPolicy=Sideways"),
+                json_ct,
+                "",
+                400,
+                "BadRequest",
+                "propagationPolicy",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/p"),
+                json_ct,
+                r#"{"kind":"DeleteOptions","preconditions":{"uid":"not-its-uid"}}"#,
+                409,
+                "Conflict",
+                "Precondition failed: UID",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/p"),
+                json_ct,
+                r#"{"kind":"Pod"}"#,
+                400,
+                "BadRequest",
+                "DeleteOptions",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/p"),
+                json_ct,
+                r#"{"gracePeriodSeconds":-3}"#,
+                400,
+                "BadRequest",
+                "gracePeriodSeconds",
+            ),
+            (
+                "PUT",
+                format!("{PODS}/p/log"),
+                json_ct,
+                "{}",
+                404,
+                "NotFound",
+                "keeps no container logs",
+            ),
+            (
+                "PUT",
+                "/clusters/C1/apis/apps/v1/namespaces/default/deployments/d/ephemeralcontainers"
+                    .into(),
+                json_ct,
+                "{}",
+                404,
+                "NotFound",
+                "",
+            ),
+            (
+                "DELETE",
+                format!("{PODS}/p/status"),
+                json_ct,
+                "",
+                405,
+                "MethodNotAllowed",
+                "DELETE",
+            ),
+            (
+                "PUT",
+                "/clusters/C1/api/v1/nodes/n1".into(),
+                json_ct,
+                r#"{"metadata":{"name":"n1","namespace":"default"}}"#,
+                400,
+                "BadRequest",
+                "has no namespace",
+            ),
+        ];
+        for (m, uri, ct, body, code, reason, needle) in cases {
+            let r = kube_write(&app, m, &uri, ct, body).await;
+            assert_eq!(r.status, code, "{b:?} {m} {uri} {body}: {}", r.raw);
+            assert_status(&r, code, reason, needle);
+        }
+        let r = app.get(&format!("{PODS}/p/log")).await;
+        assert_status(&r, 404, "NotFound", "keeps no container logs");
+        assert_eq!(
+            stored_pods(&app).await,
+            before,
+            "{b:?}: a refused write changed nothing"
+        );
+        assert!(stored_pods(&app).await.as_array().unwrap().len() == 1);
+    }
+}
+
+#[actix_web::test]
+async fn kubernetes_writes_are_the_bcs_documents_and_reach_both_watches() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let mut bcs_watch = app.watch(&format!("{V4}/dynamic/watch/C1/Pod"), "{}").await;
+        assert_eq!(bcs_watch.status, 200);
+        let mut kube_watch = app
+            .watch_get(&format!("{PODS}?watch=true&resourceVersion=0"))
+            .await;
+        assert_eq!(kube_watch.status, 200);
+
+        // Created here: 201, server-set fields, then the same document on
+        // the bcs route and an event on both watches.
+        let body = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": "web-", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}]},
+            "status": {"phase": "Running"}});
+        let r = kube_write(&app, "POST", PODS, "application/json", &body.to_string()).await;
+        assert_eq!(r.status, 201, "{b:?} {}", r.raw);
+        let name = r.body["metadata"]["name"].as_str().unwrap().to_owned();
+        assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+        assert_eq!(r.body["metadata"]["generation"], 1);
+        assert_eq!(
+            r.body["status"],
+            json!({"phase": "Pending"}),
+            "a create starts the status"
+        );
+        assert_eq!(
+            r.body["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+            "C1"
+        );
+        let rv = r.body["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The reply's resourceVersion is the object's: a precondition that
+        // holds, once.
+        for (label, code) in [("1", 200), ("2", 409)] {
+            let patch = json!({"metadata": {"resourceVersion": rv, "labels": {"seen": label}}});
+            let r = kube_write(
+                &app,
+                "PATCH",
+                &format!("{PODS}/{name}"),
+                "application/merge-patch+json",
+                &patch.to_string(),
+            )
+            .await;
+            assert_eq!(r.status, code, "{b:?} {}", r.raw);
+        }
+        let bcs = app
+            .get(&format!("{}/Pod/{name}", ns_base("C1", "default")))
+            .await;
+        bcs.assert_ok();
+        assert_eq!(
+            bcs.data()["data"]["spec"]["containers"][0]["image"],
+            "nginx:1"
+        );
+        assert_eq!(bcs.data()["resourceType"], "Pod");
+        let ev = loop {
+            let f = bcs_watch.next().await.expect("bcs watch");
+            if f["type"] != 5 {
+                break f;
+            }
+        };
+        assert_eq!(ev["value"]["resourceName"], name.as_str(), "{b:?}");
+        let ev = kube_watch.next().await.expect("kube watch");
+        assert_eq!(
+            (
+                ev["type"].as_str(),
+                ev["object"]["metadata"]["name"].as_str()
+            ),
+            (Some("ADDED"), Some(name.as_str()))
+        );
+
+        // A bcs PUT is read here.
+        put_pod(&app, "C1", "default", "agent", json!({"app": "agent"})).await;
+        let g = app.get(&format!("{PODS}/agent")).await;
+        assert_eq!(g.status, 200);
+
+        // The main resource leaves status alone; /status takes only it;
+        // /ephemeralcontainers only spec.ephemeralContainers.
+        let merge = "application/merge-patch+json";
+        let r = kube_write(
+            &app,
+            "PATCH",
+            &format!("{PODS}/{name}"),
+            merge,
+            r#"{"status":{"phase":"Failed"},"metadata":{"labels":{"x":"1"}}}"#,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["status"]["phase"], "Pending");
+        assert_eq!(r.body["metadata"]["labels"]["x"], "1");
+        assert_eq!(r.body["metadata"]["generation"], 1, "no spec change");
+        let r = kube_write(
+            &app,
+            "PATCH",
+            &format!("{PODS}/{name}/status"),
+            merge,
+            r#"{"status":{"phase":"Running","podIP":"10.2.0.1"},"spec":{"nodeName":"ignored"}}"#,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["status"]["phase"], "Running");
+        assert!(r.body["spec"].get("nodeName").is_none(), "{}", r.raw);
+        let mut whole = r.body.clone();
+        whole["status"]["phase"] = json!("Succeeded");
+        whole["spec"]["containers"][0]["image"] = json!("ignored:too");
+        let r = kube_write(
+            &app,
+            "PUT",
+            &format!("{PODS}/{name}/status"),
+            "application/json",
+            &whole.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(
+            (
+                r.body["status"]["phase"].as_str(),
+                r.body["spec"]["containers"][0]["image"].as_str()
+            ),
+            (Some("Succeeded"), Some("nginx:1"))
+        );
+        let r = kube_write(&app, "PATCH", &format!("{PODS}/{name}/ephemeralcontainers"), "application/strategic-merge-patch+json",
+            r#"{"spec":{"ephemeralContainers":[{"name":"debug","image":"busybox"}],"nodeName":"ignored"}}"#).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["spec"]["ephemeralContainers"][0]["name"], "debug");
+        assert!(r.body["spec"].get("nodeName").is_none());
+        let g = app.get(&format!("{PODS}/{name}/ephemeralcontainers")).await;
+        assert_eq!(g.body["spec"]["ephemeralContainers"][0]["image"], "busybox");
+
+        // A dry run answers the change and stores nothing.
+        let r = kube_write(
+            &app,
+            "PATCH",
+            &format!("{PODS}/{name}?dryRun=All"),
+            merge,
+            r#"{"metadata":{"labels":{"dry":"1"}}}"#,
+        )
+        .await;
+        assert_eq!(r.body["metadata"]["labels"]["dry"], "1", "{}", r.raw);
+        let g = app.get(&format!("{PODS}/{name}")).await;
+        assert!(g.body["metadata"]["labels"].get("dry").is_none());
+
+        // PUT creates (201) and replaces (200).
+        let node = json!({"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1", "labels": {"a": "1"}}});
+        let r = kube_write(
+            &app,
+            "PUT",
+            "/clusters/C1/api/v1/nodes/n1",
+            "application/json",
+            &node.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.raw);
+        let r = kube_write(
+            &app,
+            "PUT",
+            "/clusters/C1/api/v1/nodes/n1",
+            "application/json",
+            &node.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        let bcs = app
+            .get(&format!("{}/Node/n1", crate::common::cluster_base("C1")))
+            .await;
+        assert_eq!(bcs.data()["data"]["metadata"]["labels"]["a"], "1", "{b:?}");
+
+        // DELETE answers the object; the watches see it go.
+        let r = app.delete(&format!("{PODS}/{name}")).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert_eq!(r.body["metadata"]["name"], name.as_str());
+        let deleted = loop {
+            let f = kube_watch.next().await.expect("kube watch");
+            if f["type"] == "DELETED" {
+                break f;
+            }
+        };
+        assert_eq!(deleted["object"]["metadata"]["name"], name.as_str());
+    }
+}
+
+#[actix_web::test]
+async fn deleting_an_owner_deletes_what_it_owns_unless_orphaned() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let owned = |name: &str, kind: &str, uid: &str, owner_uid: Option<&str>| {
+            let mut m = json!({"name": name, "namespace": "default", "uid": uid});
+            if let Some(o) = owner_uid {
+                m["ownerReferences"] =
+                    json!([{"uid": o, "kind": "x", "name": "x", "apiVersion": "v1"}]);
+            }
+            json!({"kind": kind, "metadata": m})
+        };
+        for (set, orphan) in [("a", false), ("b", true)] {
+            put(
+                &app,
+                "C1",
+                Some("default"),
+                "Deployment",
+                &format!("d{set}"),
+                owned(&format!("d{set}"), "Deployment", &format!("D{set}"), None),
+            )
+            .await;
+            put(
+                &app,
+                "C1",
+                Some("default"),
+                "ReplicaSet",
+                &format!("rs{set}"),
+                owned(
+                    &format!("rs{set}"),
+                    "ReplicaSet",
+                    &format!("R{set}"),
+                    Some(&format!("D{set}")),
+                ),
+            )
+            .await;
+            put(
+                &app,
+                "C1",
+                Some("default"),
+                "Pod",
+                &format!("p{set}"),
+                owned(
+                    &format!("p{set}"),
+                    "Pod",
+                    &format!("P{set}"),
+                    Some(&format!("R{set}")),
+                ),
+            )
+            .await;
+            // The same uid in another cluster is another object.
+            put(
+                &app,
+                "C2",
+                Some("default"),
+                "ReplicaSet",
+                &format!("rs{set}"),
+                owned(
+                    &format!("rs{set}"),
+                    "ReplicaSet",
+                    &format!("R{set}"),
+                    Some(&format!("D{set}")),
+                ),
+            )
+            .await;
+            let q = if orphan {
+                "?propagationPolicy=Orphan"
+            } else {
+                ""
+            };
+            let r = app
+                .delete(&format!(
+                    "/clusters/C1/apis/apps/v1/namespaces/default/deployments/d{set}{q}"
+                ))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.raw);
+        }
+        let names = |r: crate::common::Reply| -> Vec<String> {
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let rs = names(app.get("/clusters/C1/apis/apps/v1/replicasets").await);
+        assert_eq!(rs, ["rsb"], "{b:?}");
+        let pods = names(app.get("/clusters/C1/api/v1/pods").await);
+        assert_eq!(pods, ["pb"], "{b:?}");
+        let rs2 = names(app.get("/clusters/C2/apis/apps/v1/replicasets").await);
+        assert_eq!(rs2, ["rsa", "rsb"], "{b:?}");
+        // delete-collection answers the list it deleted.
+        let r = app.delete("/clusters/C1/api/v1/pods").await;
+        assert_eq!(r.status, 405, "{}", r.raw);
+        let r = app
+            .delete("/clusters/C1/api/v1/namespaces/default/pods?labelSelector=none%3D1")
+            .await;
+        assert_eq!(
+            (
+                r.status,
+                r.body["kind"].as_str(),
+                r.body["items"].as_array().map(Vec::len)
+            ),
+            (200, Some("PodList"), Some(0)),
+            "{}",
+            r.raw
+        );
+        let r = app
+            .delete("/clusters/C1/api/v1/namespaces/default/pods")
+            .await;
+        assert_eq!(r.body["items"][0]["metadata"]["name"], "pb", "{}", r.raw);
+        assert!(names(app.get("/clusters/C1/api/v1/pods").await).is_empty());
     }
 }

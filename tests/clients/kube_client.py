@@ -143,11 +143,58 @@ def scenario_expired(v1, bcs_base, stale_rv):
     return out
 
 
+def scenario_write(v1, _bcs_base, _arg):
+    """Creates, patches, replaces the status of and deletes pods, the way
+    an operator written with the client does."""
+    out = {}
+
+    def pod(name):
+        return client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": "py"}),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox:1.36")]))
+
+    created = v1.create_namespaced_pod("default", pod("py-1"))
+    out["created"] = [created.metadata.name, created.status.phase, len(created.metadata.uid)]
+    try:
+        v1.create_namespaced_pod("default", pod("py-1"))
+        out["again"] = "accepted"
+    except ApiException as e:
+        out["again"] = [e.status, json.loads(e.body)["reason"]]
+    # A dict body goes as a strategic merge patch.
+    patched = v1.patch_namespaced_pod("py-1", "default", {
+        "metadata": {"labels": {"tier": "t"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}})
+    out["patched"] = [patched.metadata.labels, patched.spec.containers[0].image]
+    current = v1.read_namespaced_pod("py-1", "default")
+    current.status = client.V1PodStatus(phase="Running", pod_ip="10.1.1.1")
+    current.spec.containers[0].image = "ignored:by-the-status-subresource"
+    st = v1.replace_namespaced_pod_status("py-1", "default", current)
+    out["status"] = [st.status.phase, st.status.pod_ip, st.spec.containers[0].image]
+    # The object as created is stale now: its resourceVersion is refused.
+    created.status = client.V1PodStatus(phase="Failed")
+    try:
+        v1.replace_namespaced_pod_status("py-1", "default", created)
+        out["stale"] = "accepted"
+    except ApiException as e:
+        out["stale"] = [e.status, json.loads(e.body)["reason"]]
+    out["phase"] = v1.read_namespaced_pod_status("py-1", "default").status.phase
+    v1.create_namespaced_pod("default", pod("py-2"))
+    v1.delete_collection_namespaced_pod("default", label_selector="app=py")
+    out["left"] = names(v1.list_namespaced_pod("default"))
+    try:
+        v1.delete_namespaced_pod("py-1", "default")
+        out["delete_again"] = "accepted"
+    except ApiException as e:
+        out["delete_again"] = e.status
+    return out
+
+
 def main():
     server, bcs_base, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     arg = sys.argv[4] if len(sys.argv) > 4 else None
     v1 = api(server)
-    fn = {"list": scenario_list, "watch": scenario_watch, "expired": scenario_expired}[scenario]
+    fn = {"list": scenario_list, "watch": scenario_watch, "expired": scenario_expired,
+          "write": scenario_write}[scenario]
     print(json.dumps(fn(v1, bcs_base, arg)))
 
 

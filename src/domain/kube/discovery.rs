@@ -13,7 +13,29 @@ use crate::domain::dynamic::DYNAMIC_KEY;
 use crate::model::{Database, Filter, Namespace, Projection, Query};
 
 /// Verbs of every served resource (the views are read-only).
-pub const VERBS: &[&str] = &["get", "list", "watch"];
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// The subresources of a resource and their verbs: `status` for every
+/// kind; a pod's `ephemeralcontainers` and `log` (which answers that no
+/// logs are kept).
+fn subresources(r: &Resource) -> Vec<(&'static str, &'static [&'static str])> {
+    const WRITABLE: &[&str] = &["get", "patch", "update"];
+    let mut subs = vec![("status", WRITABLE)];
+    if r.kind == "Pod" && r.group.is_empty() {
+        subs.push(("ephemeralcontainers", WRITABLE));
+        subs.push(("log", &["get"]));
+    }
+    subs
+}
 
 /// The storage namespace of a kind.
 pub fn namespace_of(kind: &str) -> Namespace {
@@ -174,7 +196,7 @@ pub fn resource_list(all: &[Resource], group: &str, version: &str) -> Option<Val
     let items: Vec<Value> = all
         .iter()
         .filter(|r| r.group == group && r.version == version)
-        .map(|r| {
+        .flat_map(|r| {
             let mut v = json!({
                 "name": r.plural,
                 "singularName": r.singular(),
@@ -188,7 +210,16 @@ pub fn resource_list(all: &[Resource], group: &str, version: &str) -> Option<Val
             if !r.categories.is_empty() {
                 v["categories"] = json!(r.categories);
             }
-            v
+            let subs = subresources(r).into_iter().map(|(sub, verbs)| {
+                json!({
+                    "name": format!("{}/{sub}", r.plural),
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": verbs,
+                })
+            });
+            std::iter::once(v).chain(subs)
         })
         .collect();
     if items.is_empty() {
@@ -222,6 +253,11 @@ pub fn aggregated(all: &[Resource], core: bool, api_version: &str) -> Value {
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                                 "singularResource": r.singular(),
                                 "verbs": VERBS,
+                                "subresources": subresources(r).into_iter().map(|(sub, verbs)| json!({
+                                    "subresource": sub,
+                                    "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                    "verbs": verbs,
+                                })).collect::<Vec<_>>(),
                             });
                             if !r.short_names.is_empty() {
                                 x["shortNames"] = json!(r.short_names);
@@ -244,6 +280,94 @@ pub fn aggregated(all: &[Resource], core: bool, api_version: &str) -> Value {
         "metadata": {},
         "items": items,
     })
+}
+
+/// `/openapi/v3`: where the document of each group/version is. The
+/// documents only describe what clients look up in them: which PATCH
+/// operations accept `fieldValidation` (so `kubectl` leaves validation to
+/// the server instead of downloading schemas to validate with).
+pub fn openapi_index(all: &[Resource]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (g, vs) in groups(all) {
+        for v in vs {
+            let key = if g.is_empty() {
+                format!("api/{v}")
+            } else {
+                format!("apis/{g}/{v}")
+            };
+            let hash = fnv_hex(
+                &openapi_document(all, &g, &v)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            paths.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+            );
+        }
+    }
+    json!({ "paths": paths })
+}
+
+/// A stable short hash of a document (the index's cache key).
+fn fnv_hex(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016X}")
+}
+
+/// The OpenAPI v3 document of a group/version (see [`openapi_index`]):
+/// each resource's object path with its operations, the PATCH one naming
+/// its kind and the `fieldValidation` parameter. `None` when nothing is
+/// served there.
+pub fn openapi_document(all: &[Resource], group: &str, version: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    let param = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
+    for r in all
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        let root = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let object_path = if r.namespaced {
+            format!("{root}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("{root}/{}/{{name}}", r.plural)
+        };
+        let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
+        let ok = json!({"200": {"description": "OK"}});
+        paths.insert(
+            object_path,
+            json!({
+                "get": {"x-kubernetes-action": "get", "x-kubernetes-group-version-kind": gvk,
+                        "parameters": [param("pretty")], "responses": ok},
+                "put": {"x-kubernetes-action": "put", "x-kubernetes-group-version-kind": gvk,
+                        "parameters": [param("dryRun"), param("fieldManager"), param("fieldValidation")],
+                        "responses": ok},
+                "patch": {"x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk,
+                          "parameters": [param("dryRun"), param("fieldManager"), param("fieldValidation"), param("force")],
+                          "responses": ok},
+                "delete": {"x-kubernetes-action": "delete", "x-kubernetes-group-version-kind": gvk,
+                           "parameters": [param("dryRun"), param("gracePeriodSeconds"), param("propagationPolicy")],
+                           "responses": ok},
+            }),
+        );
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "bcs-storage Kubernetes view", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
 }
 
 #[cfg(test)]

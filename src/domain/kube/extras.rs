@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::Status;
 use super::discovery::namespace_of;
 use super::list::{Body, Continue, Shape, scope_filter};
-use super::object::{metadata_only, object_of, parse_stored};
+use super::object::{ReadAt, metadata_only, object_of, parse_stored};
 use super::path::View;
 use super::resources::{Resource, builtin_by_kind};
 use super::search::Search;
@@ -47,7 +47,7 @@ pub async fn containers(
     let mut docs = svc.store.find(&ns, &q).await?;
     let mut items = Vec::new();
     while let Some(doc) = docs.try_next().await? {
-        let stored = object_of(doc, &pod, &rv);
+        let stored = object_of(doc, &pod, ReadAt::new(&rv, svc.store.versions()));
         let o = Value::Object(stored.object);
         let pod_name = o["metadata"]["name"].clone();
         for (list, statuses, init) in [
@@ -161,13 +161,14 @@ pub async fn workloads(svc: &Service, raw: &RawParams, shape: Shape) -> Result<B
             q.limit = Some(room + 1);
         }
         let res2 = res.clone();
+        let versions = svc.store.versions();
         let mut texts = svc
             .store
             .find_text(
                 &ns,
                 &q,
                 Arc::new(move |t: &str| {
-                    let obj = object_of(parse_stored(t)?, &res2, &rv).object;
+                    let obj = object_of(parse_stored(t)?, &res2, ReadAt::new(&rv, versions)).object;
                     let v = match shape {
                         Shape::Metadata => Value::Object(metadata_only(&obj)),
                         _ => Value::Object(obj),

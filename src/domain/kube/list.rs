@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Status;
 use super::discovery::namespace_of;
-use super::object::{Stored, metadata_only, object_of, parse_stored, write_object_text};
+use super::object::{ReadAt, Stored, metadata_only, object_of, parse_stored, write_object_text};
 use super::path::View;
 use super::resources::Resource;
 use super::search::Search;
@@ -23,6 +23,7 @@ use crate::domain::dynamic::DYNAMIC_KEY;
 use crate::domain::params::RawParams;
 use crate::model::{Filter, Query, Sort, key_after};
 use crate::store::TextMap;
+use crate::store::Versions;
 
 /// The shape of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,14 +165,24 @@ pub fn scope_filter(view: &View, search: &Search, namespace: Option<&str>) -> Fi
 /// a newline and its key (JSON). Objects and metadata are
 /// written from the stored text without building the document (see
 /// [`write_object_text`]); table rows need the object's fields.
-fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Layout>>) -> TextMap {
+fn item_map(
+    res: Arc<Resource>,
+    rv: String,
+    versions: Versions,
+    shape: Shape,
+    layout: Option<Arc<Layout>>,
+) -> TextMap {
     let now = chrono::Utc::now();
     Arc::new(move |text: &str| {
         if !matches!(shape, Shape::Table(_)) {
             let mut item = String::with_capacity(text.len() + 512);
-            if let Some(key) =
-                write_object_text(text, &res, &rv, shape == Shape::Metadata, &mut item)
-            {
+            if let Some(key) = write_object_text(
+                text,
+                &res,
+                ReadAt::new(&rv, versions),
+                shape == Shape::Metadata,
+                &mut item,
+            ) {
                 item.push('\n');
                 item.push_str(&key);
                 return Ok(item);
@@ -182,7 +193,7 @@ fn item_map(res: Arc<Resource>, rv: String, shape: Shape, layout: Option<Arc<Lay
             key,
             cluster,
             object,
-        } = object_of(doc, &res, &rv);
+        } = object_of(doc, &res, ReadAt::new(&rv, versions));
         let item = match (shape, &layout) {
             (Shape::Table(include), Some(l)) => l.row(object, &cluster, include, now),
             (Shape::Metadata, _) => Value::Object(metadata_only(&object)),
@@ -232,7 +243,13 @@ async fn read_items(
         .find_text(
             ns,
             query,
-            item_map(res.clone(), rv.to_owned(), shape, layout.clone()),
+            item_map(
+                res.clone(),
+                rv.to_owned(),
+                svc.store.versions(),
+                shape,
+                layout.clone(),
+            ),
         )
         .await?;
     Ok((items, layout))

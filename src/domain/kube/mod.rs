@@ -7,12 +7,14 @@ pub mod discovery;
 pub mod extras;
 pub mod list;
 pub mod object;
+pub mod patch;
 pub mod path;
 pub mod resources;
 pub mod search;
 pub mod selectors;
 pub mod table;
 pub mod watch;
+pub mod write;
 
 use serde_json::{Value, json};
 
@@ -70,8 +72,7 @@ impl Status {
             code: 405,
             reason: "MethodNotAllowed",
             message: format!(
-                "the server does not allow this method on the requested resource ({method}: \
-                 these views are read-only)"
+                "the server does not allow this method on the requested resource ({method})"
             ),
             details: None,
         }

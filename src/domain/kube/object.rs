@@ -3,13 +3,15 @@
 //! revision as `metadata.resourceVersion` (the agent's own value kept in an
 //! annotation) and the cluster as an annotation.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::resources::Resource;
 use super::{CLUSTER_ANNOTATION, SOURCE_RV_ANNOTATION};
 use crate::domain::view;
 use crate::model::{Document, REVISION_FIELD};
-use crate::store::StoreError;
+use crate::store::{StoreError, Versions};
 
 /// What a stored document is, besides its object.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,9 +33,29 @@ pub fn parse_stored(text: &str) -> Result<Document, StoreError> {
     }
 }
 
-/// The object of a stored document; `revision` is the store revision to
-/// show where the document does not carry its own.
-pub fn object_of(mut doc: Document, res: &Resource, revision: &str) -> Stored {
+/// Where stored documents were read: the store revision of the read (or of
+/// the change that carries them), and how the store combines it with a
+/// document's version (`Query::with_revision`) into the object's
+/// `resourceVersion`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAt<'a> {
+    pub revision: &'a str,
+    pub versions: Versions,
+}
+
+impl<'a> ReadAt<'a> {
+    pub fn new(revision: &'a str, versions: Versions) -> ReadAt<'a> {
+        ReadAt { revision, versions }
+    }
+
+    /// The `resourceVersion` of a document with this version.
+    pub fn resource_version(self, version: Option<&'a str>) -> Cow<'a, str> {
+        self.versions.object_revision(self.revision, version)
+    }
+}
+
+/// The object of a stored document read at `at`.
+pub fn object_of(mut doc: Document, res: &Resource, at: ReadAt<'_>) -> Stored {
     let own_rev = match doc.shift_remove(REVISION_FIELD) {
         Some(Value::String(s)) => Some(s),
         _ => None,
@@ -73,7 +95,7 @@ pub fn object_of(mut doc: Document, res: &Resource, revision: &str) -> Stored {
         &name,
         namespace.as_deref(),
         &cluster,
-        own_rev.as_deref().unwrap_or(revision),
+        &at.resource_version(own_rev.as_deref()),
     );
     obj.insert("metadata".into(), Value::Object(metadata));
     Stored {
@@ -381,7 +403,7 @@ fn members_at(text: &str, start: usize) -> Option<(Vec<(&str, &str)>, usize)> {
 fn write_canonical(
     text: &str,
     res: &Resource,
-    revision: &str,
+    at: ReadAt<'_>,
     metadata_only: bool,
     out: &mut String,
 ) -> Option<String> {
@@ -432,7 +454,7 @@ fn write_canonical(
         // A later `kind` would be copied twice.
         return None;
     }
-    let rev = c.revision.unwrap_or(revision);
+    let rev = at.resource_version(c.revision);
     if metadata_only {
         out.push_str(
             "{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
@@ -444,7 +466,7 @@ fn write_canonical(
         push_json_str(out, &res.api_version());
         out.push_str(",\"metadata\":");
     }
-    write_metadata(out, &meta_fields, name, namespace, cluster, rev)?;
+    write_metadata(out, &meta_fields, name, namespace, cluster, &rev)?;
     let rest = &data[rest_start..data.len() - 1];
     if !metadata_only && !rest.is_empty() {
         out.push(',');
@@ -486,12 +508,12 @@ fn key_json(
 pub fn write_object_text(
     text: &str,
     res: &Resource,
-    revision: &str,
+    at: ReadAt<'_>,
     metadata_only: bool,
     out: &mut String,
 ) -> Option<String> {
     let mark = out.len();
-    if let Some(key) = write_canonical(text, res, revision, metadata_only, out) {
+    if let Some(key) = write_canonical(text, res, at, metadata_only, out) {
         return Some(key);
     }
     out.truncate(mark);
@@ -506,9 +528,16 @@ pub fn write_object_text(
             .collect(),
         _ => Vec::new(),
     };
-    let rev = doc.revision.unwrap_or(revision);
+    let rev = at.resource_version(doc.revision);
     let meta = |out: &mut String| {
-        write_metadata(out, &meta_fields, doc.name, doc.namespace, doc.cluster, rev)
+        write_metadata(
+            out,
+            &meta_fields,
+            doc.name,
+            doc.namespace,
+            doc.cluster,
+            &rev,
+        )
     };
     if metadata_only {
         out.push_str(
@@ -592,18 +621,32 @@ mod tests {
         for t in texts {
             let text = t.to_string();
             let mut fast = String::new();
-            let key = write_object_text(&text, &res, "99", false, &mut fast).expect("fast path");
+            let key = write_object_text(
+                &text,
+                &res,
+                ReadAt::new("99", Versions::Revisions),
+                false,
+                &mut fast,
+            )
+            .expect("fast path");
             let Value::Object(doc) = t else {
                 unreachable!()
             };
-            let slow = object_of(doc, &res, "99");
+            let slow = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
             assert_eq!(
                 serde_json::from_str::<Value>(&fast).unwrap(),
                 Value::Object(slow.object.clone())
             );
             assert_eq!(serde_json::from_str::<Vec<Value>>(&key).unwrap(), slow.key);
             let mut meta = String::new();
-            write_object_text(&text, &res, "99", true, &mut meta).expect("fast path");
+            write_object_text(
+                &text,
+                &res,
+                ReadAt::new("99", Versions::Revisions),
+                true,
+                &mut meta,
+            )
+            .expect("fast path");
             assert_eq!(
                 serde_json::from_str::<Value>(&meta).unwrap(),
                 Value::Object(metadata_only(&slow.object))
@@ -613,13 +656,20 @@ mod tests {
         let t = json!({"clusterId": "C", "resourceName": "p",
             "data": {"spec": {"nodeSelector": {"kubernetes．io/os": "a．b"}}, "x．y": [{"＄ref": 1}]}});
         let mut fast = String::new();
-        write_object_text(&t.to_string(), &res, "1", false, &mut fast).expect("fast path");
+        write_object_text(
+            &t.to_string(),
+            &res,
+            ReadAt::new("1", Versions::Revisions),
+            false,
+            &mut fast,
+        )
+        .expect("fast path");
         let Value::Object(doc) = t else {
             unreachable!()
         };
         assert_eq!(
             serde_json::from_str::<Value>(&fast).unwrap(),
-            Value::Object(object_of(doc, &res, "1").object)
+            Value::Object(object_of(doc, &res, ReadAt::new("1", Versions::Revisions)).object)
         );
         assert!(fast.contains("\"kubernetes.io/os\":\"a．b\""), "{fast}");
     }
@@ -634,11 +684,18 @@ mod tests {
             );
             assert!(crate::domain::view::canonical(&text).is_some(), "{text}");
             let mut fast = String::new();
-            let key = write_canonical(&text, &res, "99", false, &mut fast).expect("canonical path");
+            let key = write_canonical(
+                &text,
+                &res,
+                ReadAt::new("99", Versions::Revisions),
+                false,
+                &mut fast,
+            )
+            .expect("canonical path");
             let Value::Object(doc) = serde_json::from_str::<Value>(&text).unwrap() else {
                 unreachable!()
             };
-            let slow = object_of(doc, &res, "99");
+            let slow = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
             assert_eq!(
                 serde_json::from_str::<Value>(&fast).unwrap(),
                 Value::Object(slow.object),
@@ -661,7 +718,7 @@ mod tests {
             unreachable!()
         };
         let res = Resource::of_builtin(builtin_by_kind("Pod").unwrap());
-        let s = object_of(doc, &res, "99");
+        let s = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
         let o = Value::Object(s.object);
         assert_eq!(o["kind"], "Pod");
         assert_eq!(o["apiVersion"], "v1");

@@ -35,6 +35,13 @@ pub enum Target {
     },
     /// A collection or one object.
     Resource(ResourceRef),
+    /// `/openapi/v3`: the index of the OpenAPI v3 documents.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`.
+    OpenApi {
+        group: String,
+        version: String,
+    },
     /// `/api/v1/namespaces/{ns}/containers[/{name}]` (seed 002).
     Containers {
         namespace: String,
@@ -59,6 +66,28 @@ pub struct ResourceRef {
     pub subresource: Option<String>,
     /// The deprecated `/watch/` form.
     pub watch: bool,
+}
+
+impl ResourceRef {
+    /// The path under a view's root (`/api/v1/namespaces/n/pods/p`).
+    pub fn api_path(&self) -> String {
+        let mut p = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        if let Some(ns) = &self.namespace {
+            p.push_str("/namespaces/");
+            p.push_str(ns);
+        }
+        p.push('/');
+        p.push_str(&self.plural);
+        for part in [&self.name, &self.subresource].into_iter().flatten() {
+            p.push('/');
+            p.push_str(part);
+        }
+        p
+    }
 }
 
 fn decode(seg: &str) -> String {
@@ -109,6 +138,15 @@ fn parse_target(path: &str) -> Option<Target> {
     }
     match segs.as_slice() {
         ["version"] => Some(Target::Version),
+        ["openapi", "v3"] => Some(Target::OpenApiIndex),
+        ["openapi", "v3", "api", v] => Some(Target::OpenApi {
+            group: String::new(),
+            version: decode(v),
+        }),
+        ["openapi", "v3", "apis", g, v] => Some(Target::OpenApi {
+            group: decode(g),
+            version: decode(v),
+        }),
         ["api"] => Some(Target::CoreVersions),
         ["api", v] => Some(Target::Resources {
             group: String::new(),

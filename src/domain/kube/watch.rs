@@ -15,11 +15,12 @@ use serde_json::{Value, json};
 
 use super::Status;
 use super::discovery::namespace_of;
-use super::object::{object_of, parse_stored};
+use super::object::{ReadAt, object_of, parse_stored};
 use super::resources::Resource;
 use crate::domain::Service;
 use crate::domain::dynamic::DYNAMIC_KEY;
 use crate::domain::watch::Active;
+use crate::model::REVISION_FIELD;
 use crate::model::{Filter, Projection, Query};
 use crate::store::{Change, ChangeFeed, ChangeKind, StoreError, TextStream};
 
@@ -55,9 +56,12 @@ pub async fn open(
     let hub = svc.watch.clone();
     let active = Active::new(&hub);
     let res = Arc::new(res);
+    let versions = svc.store.versions();
+    // An object's resourceVersion names the point to watch from.
     let from = req
         .resource_version
-        .clone()
+        .as_deref()
+        .map(|rv| versions.split(rv).0.to_owned())
         .filter(|rv| !rv.is_empty() && rv != "0");
     let initial = from.is_none() || req.send_initial;
     let filter = Filter::and([req.scope.clone(), req.selector.clone()]);
@@ -81,7 +85,7 @@ pub async fn open(
                 &ns,
                 &q,
                 Arc::new(move |text: &str| {
-                    let stored = object_of(parse_stored(text)?, &res2, &rv2);
+                    let stored = object_of(parse_stored(text)?, &res2, ReadAt::new(&rv2, versions));
                     if let Some(s) = &seen
                         && let Ok(mut s) = s.lock()
                     {
@@ -126,6 +130,7 @@ pub async fn open(
     };
     let every = Duration::from_millis(hub.settings.bookmark_interval_ms);
     let st = State {
+        versions,
         initial: initial_items,
         initial_end: req.send_initial && req.bookmarks,
         feed,
@@ -160,6 +165,7 @@ struct State {
     exact: bool,
     /// The newest revision seen.
     at: String,
+    versions: crate::store::Versions,
     bookmarks: Option<tokio::time::Interval>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -278,7 +284,12 @@ fn events(st: State) -> impl Stream<Item = Bytes> + Send + 'static {
                                 }
                             }
                         };
-                        let obj = object_of(doc.clone(), &st.res, &record.revision).object;
+                        let mut doc = doc.clone();
+                        if let Some(v) = &record.version {
+                            doc.insert(REVISION_FIELD.into(), Value::String(v.clone()));
+                        }
+                        let at = ReadAt::new(&record.revision, st.versions);
+                        let obj = object_of(doc, &st.res, at).object;
                         return Some((Bytes::from(frame(kind, &Value::Object(obj))), st));
                     }
                 },

@@ -29,6 +29,33 @@ pub use convert::{filter_to_bson, from_bson_doc, to_bson_doc};
 /// The soft-delete flag of the Go service.
 pub const DELETED_FLAG: &str = "_isBcsObjectDeleted";
 
+/// A keyed document's version (see `Query::with_revision`): a fresh stamp
+/// set by every write of it, so a conditional write can tell whether the
+/// document changed since it was read. Never shown to clients.
+pub const VERSION_FIELD: &str = "_bcsVersion";
+
+/// A new version stamp: unique (an ObjectId's bytes, in hex).
+fn new_version() -> String {
+    bson::oid::ObjectId::new().to_hex()
+}
+
+/// Removes the internal fields of a document read from MongoDB; with
+/// `with_revision`, its version becomes the last member, `REVISION_FIELD`.
+fn strip_internal(doc: &mut Document, with_revision: bool) -> Option<String> {
+    doc.shift_remove(DELETED_FLAG);
+    let version = match doc.shift_remove(VERSION_FIELD) {
+        Some(serde_json::Value::String(v)) => Some(v),
+        _ => None,
+    };
+    if with_revision {
+        doc.insert(
+            crate::model::REVISION_FIELD.into(),
+            serde_json::Value::String(version.clone().unwrap_or_default()),
+        );
+    }
+    version
+}
+
 /// The MongoDB store.
 pub struct MongoStore {
     client: Client,
@@ -151,10 +178,32 @@ fn change_of(
         None if kind == ChangeKind::Delete => from_bson_doc(&ev.document_key?),
         None => return None,
     };
-    doc.shift_remove(DELETED_FLAG);
-    Some(Ok(Change::Event(Arc::new(ChangeRecord::from_doc(
-        revision, kind, doc,
-    )))))
+    let version = strip_internal(&mut doc, false);
+    let mut record = ChangeRecord::from_doc(revision, kind, doc);
+    record.version = version;
+    Some(Ok(Change::Event(Arc::new(record))))
+}
+
+/// A keyed document as written: its fields without `_id` and `createTime`
+/// (live, with a new version stamp), its `createTime`, its natural key, and
+/// the filter of the live document with that key.
+fn keyed_fields(doc: &Document, key_fields: &[String]) -> (BsonDoc, Bson, BsonDoc, BsonDoc) {
+    let mut fields = to_bson_doc(doc);
+    fields.remove("_id");
+    let create_time = fields.remove("createTime").unwrap_or(Bson::Null);
+    fields.insert(DELETED_FLAG, false);
+    fields.insert(VERSION_FIELD, new_version());
+    let mut key = BsonDoc::new();
+    for f in key_fields {
+        match bson_at(&fields, f) {
+            Some(v) if v != Bson::Null => key.insert(f.clone(), v),
+            // Not `null`: an upsert would copy it into a new document.
+            _ => key.insert(f.clone(), doc! { "$exists": false }),
+        };
+    }
+    let mut live_key = key.clone();
+    live_key.insert(DELETED_FLAG, doc! { "$ne": true });
+    (fields, create_time, key, live_key)
 }
 
 /// A new document as stored: `_id` an ObjectId when it is one in hex, the
@@ -450,20 +499,8 @@ impl MongoStore {
         merge: Option<&[&str]>,
     ) -> Result<WriteOutcome, StoreError> {
         let coll = self.collection(ns);
-        let mut fields = to_bson_doc(&doc);
-        fields.remove("_id");
-        let create_time = fields.remove("createTime").unwrap_or(Bson::Null);
-        fields.insert(DELETED_FLAG, false);
-        let mut key = BsonDoc::new();
-        for f in key_fields {
-            match bson_at(&fields, f) {
-                Some(v) if v != Bson::Null => key.insert(f.clone(), v),
-                // Not `null`: an upsert would copy it into a new document.
-                _ => key.insert(f.clone(), doc! { "$exists": false }),
-            };
-        }
-        let mut live_key = key.clone();
-        live_key.insert(DELETED_FLAG, doc! { "$ne": true });
+        let (fields, create_time, key, live_key) = keyed_fields(&doc, key_fields);
+        let version = fields.get_str(VERSION_FIELD).ok().map(str::to_owned);
         let update = match merge {
             None => {
                 doc! { "$set": fields.clone(), "$setOnInsert": { "createTime": create_time.clone() } }
@@ -473,7 +510,7 @@ impl MongoStore {
             Some(set) => {
                 let mut on_insert = fields.clone();
                 let mut changed = BsonDoc::new();
-                for f in set.iter().copied().chain([DELETED_FLAG]) {
+                for f in set.iter().copied().chain([DELETED_FLAG, VERSION_FIELD]) {
                     if let Some(v) = on_insert.remove(f) {
                         changed.insert(f, v);
                     }
@@ -497,6 +534,7 @@ impl MongoStore {
                     return Ok(WriteOutcome {
                         created: r.upserted_id.is_some(),
                         revision: None,
+                        version,
                     });
                 }
                 Err(e) if is_duplicate_key(&e) => {
@@ -515,6 +553,7 @@ impl MongoStore {
                         return Ok(WriteOutcome {
                             created: true,
                             revision: None,
+                            version,
                         });
                     }
                     // Raced with a concurrent writer: try again.
@@ -529,6 +568,79 @@ impl MongoStore {
             "the document conflicts with a unique index of collection {}: {last_duplicate}",
             ns.collection
         )))
+    }
+
+    /// [`Store::upsert_if`]: a create that never replaces, or a replace of
+    /// the live document that still has the expected version.
+    async fn upsert_expecting(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        expect: crate::model::Expect<'_>,
+    ) -> Result<WriteOutcome, StoreError> {
+        use crate::model::Expect;
+        self.ensure_indexes(ns).await?;
+        let key_fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
+        let coll = self.collection(ns);
+        let (mut fields, create_time, key, live_key) = keyed_fields(&doc, &key_fields);
+        let version = fields.get_str(VERSION_FIELD).ok().map(str::to_owned);
+        let written = |created| WriteOutcome {
+            created,
+            revision: None,
+            version: version.clone(),
+        };
+        match expect {
+            Expect::Absent => {
+                fields.insert("createTime", create_time);
+                let opts = UpdateOptions::builder().upsert(true).build();
+                match coll
+                    .update_one(live_key, doc! { "$setOnInsert": fields.clone() })
+                    .with_options(opts)
+                    .await
+                {
+                    Ok(r) if r.upserted_id.is_some() => Ok(written(true)),
+                    Ok(_) => Err(StoreError::Conflict("the document exists already".into())),
+                    Err(e) if is_duplicate_key(&e) => {
+                        // A soft-deleted document holds the key: it comes
+                        // back as the new object.
+                        let mut dead_key = key;
+                        dead_key.insert(DELETED_FLAG, true);
+                        let r = coll
+                            .update_one(dead_key, doc! { "$set": fields })
+                            .await
+                            .map_err(classify)?;
+                        if r.matched_count == 1 {
+                            Ok(written(true))
+                        } else {
+                            Err(StoreError::Conflict("the document exists already".into()))
+                        }
+                    }
+                    Err(e) => Err(classify(e)),
+                }
+            }
+            Expect::Version(v) => {
+                let mut guarded = live_key.clone();
+                if v.is_empty() {
+                    // Written before versions were stamped.
+                    guarded.insert(VERSION_FIELD, doc! { "$exists": false });
+                } else {
+                    guarded.insert(VERSION_FIELD, v);
+                }
+                let r = coll
+                    .update_one(guarded, doc! { "$set": fields })
+                    .await
+                    .map_err(classify)?;
+                if r.matched_count == 1 {
+                    return Ok(written(false));
+                }
+                match coll.find_one(live_key).await.map_err(classify)? {
+                    Some(_) => Err(StoreError::Conflict(
+                        "the document has changed since that version".into(),
+                    )),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+        }
     }
 
     /// Makes the partial unique index that keeps [`Store::insert_once`]
@@ -706,6 +818,19 @@ impl Store for MongoStore {
         self.write_keyed(ns, doc, None).await
     }
 
+    async fn upsert_if(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        expect: crate::model::Expect<'_>,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.upsert_expecting(ns, doc, expect).await
+    }
+
+    fn versions(&self) -> crate::store::Versions {
+        crate::store::Versions::Stamps
+    }
+
     async fn merge(
         &self,
         ns: &Namespace,
@@ -726,7 +851,11 @@ impl Store for MongoStore {
         }
         let r = self
             .collection(ns)
-            .update_many(Self::live(filter), doc! { "$set": to_bson_doc(set) })
+            .update_many(Self::live(filter), {
+                let mut set = to_bson_doc(set);
+                set.insert(VERSION_FIELD, new_version());
+                doc! { "$set": set }
+            })
             .await
             .map_err(classify)?;
         Ok(r.matched_count)
@@ -751,6 +880,7 @@ impl Store for MongoStore {
         Ok(WriteOutcome {
             created: true,
             revision: None,
+            version: None,
         })
     }
 
@@ -849,6 +979,7 @@ impl Store for MongoStore {
                             return Ok(WriteOutcome {
                                 created: !live,
                                 revision: None,
+                                version: None,
                             });
                         }
                         // Gone meanwhile, or another unique index refuses
@@ -864,6 +995,7 @@ impl Store for MongoStore {
                     return Ok(WriteOutcome {
                         created: true,
                         revision: None,
+                        version: None,
                     });
                 }
                 // Raced with another writer of the key: look again.
@@ -997,10 +1129,14 @@ impl Store for MongoStore {
     async fn find(&self, ns: &Namespace, query: &Query) -> Result<DocStream, StoreError> {
         let coll = self.collection(ns);
         let mut opts = FindOptions::default();
+        let with_revision = query.with_revision;
         if let Some(p) = &query.projection {
             let mut proj = BsonDoc::new();
             for path in p.paths() {
                 proj.insert(path.clone(), 1);
+            }
+            if with_revision {
+                proj.insert(VERSION_FIELD, 1);
             }
             opts.projection = Some(proj);
         }
@@ -1036,10 +1172,10 @@ impl Store for MongoStore {
             .map_err(classify)?;
         Ok(cursor
             .map_err(classify)
-            .map(|r| {
+            .map(move |r| {
                 r.map(|d| {
                     let mut out = from_bson_doc(&d);
-                    out.shift_remove(DELETED_FLAG);
+                    strip_internal(&mut out, with_revision);
                     out
                 })
             })

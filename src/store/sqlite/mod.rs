@@ -449,6 +449,7 @@ impl SqliteStore {
         ns: &Namespace,
         doc: Document,
         merge: Option<Vec<String>>,
+        expect: Option<writer::Precondition>,
     ) -> Result<WriteOutcome, StoreError> {
         if ns.key_fields.is_empty() {
             return Err(StoreError::Internal(format!(
@@ -470,6 +471,7 @@ impl SqliteStore {
             doc_json,
             array_paths,
             merge,
+            expect,
             reply,
         })
         .await
@@ -677,7 +679,26 @@ impl Store for SqliteStore {
     }
 
     async fn upsert(&self, ns: &Namespace, doc: Document) -> Result<WriteOutcome, StoreError> {
-        self.write_keyed(ns, doc, None).await
+        self.write_keyed(ns, doc, None, None).await
+    }
+
+    async fn upsert_if(
+        &self,
+        ns: &Namespace,
+        doc: Document,
+        expect: crate::model::Expect<'_>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let pre = match expect {
+            crate::model::Expect::Absent => writer::Precondition::Absent,
+            crate::model::Expect::Version(v) => {
+                writer::Precondition::Revision(v.parse().map_err(|_| {
+                    StoreError::InvalidFilter(format!(
+                        "version {v:?} is not one this store issued (a revision number)"
+                    ))
+                })?)
+            }
+        };
+        self.write_keyed(ns, doc, None, Some(pre)).await
     }
 
     async fn merge(
@@ -690,7 +711,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|f| top_level_path(f))
             .collect::<Result<Vec<_>, _>>()?;
-        self.write_keyed(ns, doc, Some(paths)).await
+        self.write_keyed(ns, doc, Some(paths), None).await
     }
 
     async fn update_many(

@@ -34,6 +34,8 @@ pub enum WriteOp {
         /// A merge: on an existing document only these top-level fields
         /// are set (JSON paths `$."name"`); `None` replaces it.
         merge: Option<Vec<String>>,
+        /// The state the document must be in for the write to happen.
+        expect: Option<Precondition>,
         reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
     },
     /// Sets top-level fields of every matching document.
@@ -74,6 +76,40 @@ pub enum WriteOp {
         filter: SqlFilter,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+}
+
+/// What a conditional upsert expects of the document with its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    Absent,
+    /// Present, last written at this revision.
+    Revision(i64),
+}
+
+/// Whether the document `key` of `ns` is as `expect` says; the error to
+/// answer when it is not.
+fn check_precondition(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+    expect: Precondition,
+) -> rusqlite::Result<Result<(), StoreError>> {
+    use rusqlite::OptionalExtension;
+    let current: Option<i64> = conn
+        .prepare_cached("SELECT rev FROM docs WHERE ns = ?1 AND key = ?2")?
+        .query_row(params![ns, key], |r| r.get(0))
+        .optional()?;
+    Ok(match (expect, current) {
+        (Precondition::Absent, None) => Ok(()),
+        (Precondition::Absent, Some(_)) => {
+            Err(StoreError::Conflict("the document exists already".into()))
+        }
+        (Precondition::Revision(_), None) => Err(StoreError::NotFound),
+        (Precondition::Revision(want), Some(have)) if want == have => Ok(()),
+        (Precondition::Revision(want), Some(have)) => Err(StoreError::Conflict(format!(
+            "the document has changed: its version is {have}, not {want}"
+        ))),
+    })
 }
 
 /// The writes of collections without natural key.
@@ -287,8 +323,15 @@ fn run_batch(
                 doc_json,
                 array_paths,
                 merge,
+                expect,
                 ..
             } => {
+                if let Some(expect) = expect
+                    && let Err(e) = check_precondition(conn, ns, key, *expect)?
+                {
+                    results.push(Ok(OpResult::Upsert(Err(e))));
+                    continue;
+                }
                 if !known_ns.contains(ns) {
                     conn.execute("INSERT OR IGNORE INTO collections(ns) VALUES (?1)", [ns])?;
                     known_ns.insert(ns.clone());
@@ -526,6 +569,7 @@ fn custom(
         Ok(CustomOutcome::Written(WriteOutcome {
             created: true,
             revision: Some(*rev as u64),
+            version: None,
         }))
     };
     match op {
@@ -554,6 +598,7 @@ fn custom(
                     return Ok(CustomOutcome::Written(WriteOutcome {
                         created: false,
                         revision: None,
+                        version: None,
                     }));
                 }
             }
@@ -603,6 +648,7 @@ fn custom(
             Ok(CustomOutcome::Written(WriteOutcome {
                 created: false,
                 revision: Some(*rev as u64),
+                version: None,
             }))
         }
         CustomOp::CreateIndex { name, fields } => {
@@ -724,6 +770,7 @@ fn upsert(
     Ok(WriteOutcome {
         created,
         revision: Some(rev as u64),
+        version: Some(rev.to_string()),
     })
 }
 
