@@ -19,7 +19,7 @@ use crate::domain::kube::list::{self, ListOptions, Shape};
 use crate::domain::kube::path::{self, ResourceRef, Target, View};
 use crate::domain::kube::table::IncludeObject;
 use crate::domain::kube::watch::{self, WatchRequest};
-use crate::domain::kube::{Status, discovery, extras, write};
+use crate::domain::kube::{Status, discovery, extras, metrics, write};
 use crate::domain::params::{RawParams, parse_bool};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -326,6 +326,22 @@ async fn resource(
     }
     check_subresource(&r)?;
     check_segments(&r)?;
+    if metrics::is_metrics(&res) {
+        if r.watch || watch_flag(raw)? || r.subresource.is_some() {
+            return Err(Status::method_not_allowed("watch"));
+        }
+        let ns = r.namespace.as_deref();
+        if let Some(name) = &r.name {
+            let body = metrics::get(svc, view, &res, ns, name, raw).await?;
+            return Ok(json_reply(raw, JSON, body));
+        }
+        let table = match negotiate_shape(req, raw)? {
+            Shape::Table(include) => Some(include),
+            _ => None,
+        };
+        let body = metrics::list(svc, view, &res, ns, raw, table).await?;
+        return Ok(json_reply(raw, JSON, body));
+    }
     if r.watch || watch_flag(raw)? {
         return watch_reply(svc, raw, view, res, &r).await;
     }
@@ -489,6 +505,28 @@ async fn write_resource(
         HttpResponse::build(code).content_type(JSON).body(body)
     };
     let name = r.name.as_deref();
+    if metrics::is_metrics(&res) {
+        return match (method, name, r.subresource.is_some()) {
+            (Method::POST, None, false) | (Method::PUT, Some(_), false) => {
+                check_json_body(req)?;
+                if res.namespaced && ns.is_none() {
+                    return Err(Status::method_not_allowed(req.method().as_str()));
+                }
+                let (created, obj) = metrics::put(svc, &cluster, &res, ns, name, body).await?;
+                let code = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Ok(reply(code, obj))
+            }
+            (Method::DELETE, Some(name), false) => Ok(reply(
+                StatusCode::OK,
+                metrics::delete(svc, &cluster, &res, ns, name).await?,
+            )),
+            (m, _, _) => Err(Status::method_not_allowed(m.as_str())),
+        };
+    }
     match (method, name) {
         (Method::POST | Method::DELETE, None) if res.namespaced && ns.is_none() => Err(Status {
             code: 405,

@@ -57,8 +57,19 @@ impl MetricPath {
 
 /// PUT: upsert `{"data": <any>}`.
 pub async fn put(svc: &Service, path: &MetricPath, body: &[u8]) -> Result<(), DomainError> {
-    let ns = path.validate()?;
     let data = parse_put_body(body)?;
+    upsert_data(svc, path, data).await?;
+    Ok(())
+}
+
+/// Upserts one metric whose `data` (keys escaped) is given; true when it
+/// was created.
+pub async fn upsert_data(
+    svc: &Service,
+    path: &MetricPath,
+    data: Value,
+) -> Result<bool, DomainError> {
+    let ns = path.validate()?;
     let now = date_value(svc.clock.now());
     let mut doc = super::new_document();
     doc.insert("clusterId".into(), Value::String(path.cluster_id.clone()));
@@ -68,8 +79,7 @@ pub async fn put(svc: &Service, path: &MetricPath, body: &[u8]) -> Result<(), Do
     doc.insert("data".into(), data);
     doc.insert("createTime".into(), now.clone());
     doc.insert("updateTime".into(), now);
-    svc.store.upsert(&ns, doc).await?;
-    Ok(())
+    Ok(svc.store.upsert(&ns, doc).await?.created)
 }
 
 /// GET one: the document; 404 when absent.

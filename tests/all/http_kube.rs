@@ -1784,3 +1784,102 @@ async fn deleting_an_owner_deletes_what_it_owns_unless_orphaned() {
         assert!(names(app.get("/clusters/C1/api/v1/pods").await).is_empty());
     }
 }
+
+#[actix_web::test]
+async fn pod_metrics_have_the_seed_shape() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        put_pod(&app, "C1", "ns-1", "p1", json!({"app": "web"})).await;
+        let sample = json!({"data": {"timestamp": "2023-03-28T11:28:02Z", "window": "30s",
+            "containers": [{"name": "container-0", "usage": {"cpu": "353450n",
+                "cpu_accumulated": "127810375798n", "memory": "1560Ki"}}]}});
+        app.put_json(
+            "/bcsapi/v4/storage/metric/clusters/C1/namespaces/ns-1/PodMetrics/p1",
+            &sample,
+        )
+        .await
+        .assert_ok();
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/namespaces/ns-1/pods/p1?pretty=true")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        assert!(
+            r.raw.contains("\n  \"kind\": \"PodMetrics\""),
+            "pretty: {}",
+            r.raw
+        );
+        let keys: Vec<&str> = r
+            .body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "kind",
+                "apiVersion",
+                "metadata",
+                "timestamp",
+                "window",
+                "containers"
+            ]
+        );
+        assert_eq!(
+            r.body["metadata"]["selfLink"],
+            "/apis/metrics.k8s.io/v1beta1/namespaces/ns-1/pods/p1"
+        );
+        assert_eq!(r.body["metadata"]["namespace"], "ns-1");
+        assert_eq!(
+            r.body["metadata"]["labels"],
+            json!({"app": "web"}),
+            "labels of the pod, {b:?}"
+        );
+        assert!(
+            r.body["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
+        assert_eq!(
+            r.body["containers"][0]["usage"]["cpu_accumulated"],
+            "127810375798n"
+        );
+        assert_eq!(r.body["timestamp"], "2023-03-28T11:28:02Z");
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Dother")
+            .await;
+        assert_eq!(r.body["kind"], "PodMetricsList");
+        assert_eq!(r.body["items"], json!([]), "{b:?}");
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Dweb")
+            .await;
+        assert_eq!(r.body["items"][0]["metadata"]["name"], "p1");
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/namespaces/ns-1/pods/nope")
+            .await;
+        assert_status(
+            &r,
+            404,
+            "NotFound",
+            "podmetrics.metrics.k8s.io \"nope\" not found",
+        );
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/pods?watch=true")
+            .await;
+        assert_status(&r, 405, "MethodNotAllowed", "");
+        let r = app
+            .get("/clusters/C1/apis/metrics.k8s.io/v1beta1/pods?labelSelector=a%20in")
+            .await;
+        assert_status(&r, 400, "BadRequest", "unable to parse requirement");
+        let r = app.get("/apis/metrics.k8s.io/v1beta1").await;
+        let names: Vec<&str> = r.body["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["pods", "nodes"], "{b:?}");
+    }
+}

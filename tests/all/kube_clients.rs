@@ -573,6 +573,191 @@ fn kubectl_writes_objects() {
     }
 }
 
+/// A metrics sample as an agent PUTs it on the bcs metric route.
+fn put_metric(port: u16, cluster: &str, ns: &str, ty: &str, name: &str, data: Value) {
+    let path = format!("/bcsapi/v4/storage/metric/clusters/{cluster}/namespaces/{ns}/{ty}/{name}");
+    let (status, reply) = request(
+        port,
+        "PUT",
+        &path,
+        Some(&json!({ "data": data }).to_string()),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{reply}");
+}
+
+#[test]
+fn kubectl_top_reads_the_metric_store() {
+    for b in backends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let srv = server(b, &dir.path().join("data"), &[]);
+        let port = srv.port;
+        put_pod(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        put_pod(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "db",
+            json!({"app": "db"}),
+            "Running",
+        );
+        put_pod(
+            port,
+            "BCS-K8S-2",
+            "default",
+            "web-1",
+            json!({"app": "web"}),
+            "Running",
+        );
+        let node = json!({"data": {"metadata": {"name": "node-1"},
+            "status": {"allocatable": {"cpu": "4", "memory": "8Gi"}, "capacity": {"cpu": "4", "memory": "8Gi"}}}});
+        let (status, _) = request(
+            port,
+            "PUT",
+            "/bcsapi/v4/storage/k8s/dynamic/cluster_resources/clusters/BCS-K8S-1/Node/node-1",
+            Some(&node.to_string()),
+        )
+        .expect("put");
+        assert_eq!(status, 200);
+        let sample = |cpu: &str, mem: &str| {
+            json!({"timestamp": "2026-12-03T10:00:00Z", "window": "30s",
+            "containers": [{"name": "c", "usage": {"cpu": cpu, "memory": mem}}]})
+        };
+        put_metric(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "PodMetrics",
+            "web-1",
+            sample("250m", "64Mi"),
+        );
+        put_metric(
+            port,
+            "BCS-K8S-1",
+            "default",
+            "PodMetrics",
+            "db",
+            sample("1500m", "1Gi"),
+        );
+        put_metric(
+            port,
+            "BCS-K8S-2",
+            "default",
+            "PodMetrics",
+            "web-1",
+            sample("5m", "8Mi"),
+        );
+        put_metric(
+            port,
+            "BCS-K8S-1",
+            "-",
+            "NodeMetrics",
+            "node-1",
+            json!({"timestamp": "2026-12-03T10:00:00Z", "window": "20s", "usage": {"cpu": "2", "memory": "2Gi"}}),
+        );
+        let k = Kubectl::new(dir.path(), port);
+
+        let out = k.ok(&["top", "pod", "-n", "default"]);
+        let r = rows(&out);
+        assert_eq!(
+            r[0],
+            ["NAME", "CPU(cores)", "MEMORY(bytes)"],
+            "{b:?}\n{out}"
+        );
+        assert_eq!(
+            r[1..],
+            [vec!["db", "1500m", "1024Mi"], vec!["web-1", "250m", "64Mi"]],
+            "{out}"
+        );
+        let out = k.ok(&[
+            "top",
+            "pod",
+            "-n",
+            "default",
+            "-l",
+            "app=web",
+            "--containers",
+        ]);
+        assert_eq!(
+            rows(&out)[1..],
+            [vec!["web-1", "c", "250m", "64Mi"]],
+            "{out}"
+        );
+        let out = k.ok(&["top", "node"]);
+        assert_eq!(
+            rows(&out)[1],
+            ["node-1", "2000m", "50%", "2048Mi", "25%"],
+            "{out}"
+        );
+
+        // A sample written through the Kubernetes API is the same document.
+        let pm = json!({"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": "web-2", "namespace": "default", "labels": {"app": "web"}},
+            "timestamp": "2026-12-03T10:00:00Z", "window": "30s",
+            "containers": [{"name": "c", "usage": {"cpu": "10m", "memory": "16Mi"}}]});
+        let f = manifest(dir.path(), "pm.json", &pm);
+        k.ok(&["create", "-f", &f]);
+        let out = k.ok(&["top", "pod", "-n", "default", "-l", "app=web"]);
+        let names: Vec<String> = rows(&out)[1..].iter().map(|r| r[0].clone()).collect();
+        assert_eq!(names, ["web-1", "web-2"], "{b:?}\n{out}");
+        let (status, reply) = request(
+            port,
+            "GET",
+            "/bcsapi/v4/storage/metric/clusters/BCS-K8S-1/namespaces/default/PodMetrics/web-2",
+            None,
+        )
+        .expect("get");
+        assert_eq!(status, 200);
+        assert!(reply.contains("\"16Mi\""), "{reply}");
+
+        // All clusters: both pods named web-1 are listed; reading one by
+        // name is ambiguous.
+        let out = k.ok(&[
+            "--context",
+            "bcs-all",
+            "get",
+            "--raw",
+            "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dweb",
+        ]);
+        let v: Value = serde_json::from_str(&out).expect("json");
+        let got: Vec<String> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                        .as_str()
+                        .unwrap(),
+                    i["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            ["BCS-K8S-1/web-1", "BCS-K8S-1/web-2", "BCS-K8S-2/web-1"],
+            "{b:?}"
+        );
+        let (ok, _, err) = k.run(&[
+            "--context",
+            "bcs-all",
+            "get",
+            "--raw",
+            "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-1",
+        ]);
+        assert!(!ok);
+        assert!(err.contains("BCS-K8S-1, BCS-K8S-2"), "{err}");
+    }
+}
+
 #[test]
 fn kubectl_lists_ten_thousand_pods_completely() {
     // Loaded in-process (fast), then served by a real server on the same

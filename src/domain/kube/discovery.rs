@@ -24,11 +24,25 @@ pub const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// What the metrics resources answer: reads, and the writes of samples.
+const METRICS_VERBS: &[&str] = &["create", "delete", "get", "list", "update"];
+
+fn verbs(r: &Resource) -> &'static [&'static str] {
+    if super::metrics::is_metrics(r) {
+        METRICS_VERBS
+    } else {
+        VERBS
+    }
+}
+
 /// The subresources of a resource and their verbs: `status` for every
 /// kind; a pod's `ephemeralcontainers` and `log` (which answers that no
 /// logs are kept).
 fn subresources(r: &Resource) -> Vec<(&'static str, &'static [&'static str])> {
     const WRITABLE: &[&str] = &["get", "patch", "update"];
+    if super::metrics::is_metrics(r) {
+        return Vec::new();
+    }
     let mut subs = vec![("status", WRITABLE)];
     if r.kind == "Pod" && r.group.is_empty() {
         subs.push(("ephemeralcontainers", WRITABLE));
@@ -202,7 +216,7 @@ pub fn resource_list(all: &[Resource], group: &str, version: &str) -> Option<Val
                 "singularName": r.singular(),
                 "namespaced": r.namespaced,
                 "kind": r.kind,
-                "verbs": VERBS,
+                "verbs": verbs(r),
             });
             if !r.short_names.is_empty() {
                 v["shortNames"] = json!(r.short_names);
@@ -252,7 +266,7 @@ pub fn aggregated(all: &[Resource], core: bool, api_version: &str) -> Value {
                                 "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                                 "singularResource": r.singular(),
-                                "verbs": VERBS,
+                                "verbs": verbs(r),
                                 "subresources": subresources(r).into_iter().map(|(sub, verbs)| json!({
                                     "subresource": sub,
                                     "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},

@@ -6,6 +6,7 @@
 pub mod discovery;
 pub mod extras;
 pub mod list;
+pub mod metrics;
 pub mod object;
 pub mod patch;
 pub mod path;

@@ -86,6 +86,28 @@ const EVENT_FIELDS: &[FieldLabel] = &[
 /// (`batch/v1` is also reachable as seed 002's `apps/batch/v1`).
 pub static BUILTINS: &[Builtin] = &[
     b!("Pod", "", "v1", "pods", ["po"], true, ALL, POD_FIELDS),
+    // Read from the metric store (`super::metrics`), as metrics-server
+    // serves them.
+    b!(
+        "PodMetrics",
+        "metrics.k8s.io",
+        "v1beta1",
+        "pods",
+        [],
+        true,
+        NONE,
+        &[]
+    ),
+    b!(
+        "NodeMetrics",
+        "metrics.k8s.io",
+        "v1beta1",
+        "nodes",
+        [],
+        false,
+        NONE,
+        &[]
+    ),
     b!("Service", "", "v1", "services", ["svc"], true, ALL, &[]),
     b!("Endpoints", "", "v1", "endpoints", ["ep"], true, NONE, &[]),
     b!("ConfigMap", "", "v1", "configmaps", ["cm"], true, NONE, &[]),
