@@ -8,6 +8,7 @@ mod dynamic;
 pub mod envelope;
 pub mod error;
 mod events;
+mod export;
 mod health;
 mod host;
 pub mod kube;
@@ -59,7 +60,8 @@ pub fn create_app(
         }))
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure)
-        .configure(kube::configure);
+        .configure(kube::configure)
+        .configure(export::configure);
     for prefix in PREFIXES {
         app = app.service(
             web::scope(prefix)
@@ -106,13 +108,16 @@ async fn trim_trailing_slash(
 }
 
 /// With `always_http_200`, envelope replies keep their code but answer 200
-/// (health probes keep their real status).
+/// (health probes, the Kubernetes views and the export, which have no
+/// envelope, keep their real status).
 async fn status_policy(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
     always_200: bool,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let probe = matches!(req.path(), "/healthz" | "/readyz") || kube::is_kube_path(req.path());
+    let probe = matches!(req.path(), "/healthz" | "/readyz")
+        || kube::is_kube_path(req.path())
+        || req.path().starts_with("/v1/export/");
     let mut res = next.call(req).await?;
     if always_200 && !probe && res.status() != StatusCode::OK {
         *res.response_mut().status_mut() = StatusCode::OK;

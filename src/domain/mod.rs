@@ -9,6 +9,7 @@ pub mod custom;
 pub mod dynamic;
 pub mod escape;
 pub mod events;
+pub mod export;
 pub mod host;
 pub mod kube;
 pub mod labels;

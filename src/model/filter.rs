@@ -30,6 +30,64 @@ pub enum Filter {
     /// The value at the path (or an element of an array there) has one of
     /// the types (MongoDB's `$type`); an empty list matches nothing.
     Type(String, Vec<ValueType>),
+    /// The string at the path (or a string element of an array there)
+    /// matches the regular expression (MongoDB's `$regex`, unanchored: a
+    /// pattern anchors itself with `^`/`$`). Patterns use the syntax both
+    /// stores share (RE2-like: no look-around, no back-references).
+    Regex(String, Pattern),
+}
+
+/// A regular expression of a [`Filter::Regex`]: its text, compiled once on
+/// first use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub struct Pattern {
+    text: String,
+    #[serde(skip)]
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    /// A pattern; an error names what is wrong with it.
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        let re = regex::Regex::new(text).map_err(|e| format!("invalid regular expression: {e}"))?;
+        Ok(Pattern {
+            text: text.to_owned(),
+            compiled: std::sync::OnceLock::from(Some(re)),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(&self.text).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(s))
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.text == other.text
+    }
+}
+
+impl From<String> for Pattern {
+    fn from(text: String) -> Pattern {
+        Pattern {
+            text,
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl From<Pattern> for String {
+    fn from(p: Pattern) -> String {
+        p.text
+    }
 }
 
 /// The type of a stored value, as MongoDB's `$type` names it. Only the
@@ -172,6 +230,13 @@ impl Filter {
                     .any(|i| matches!(i, Value::String(s) if s.contains(needle.as_str()))),
                 _ => false,
             }),
+            Filter::Regex(path, re) => any_candidate(doc, path, |c| match c {
+                Some(Value::String(s)) => re.is_match(s),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .any(|i| matches!(i, Value::String(s) if re.is_match(s))),
+                _ => false,
+            }),
             Filter::Type(path, types) => any_candidate(doc, path, |c| match c {
                 Some(Value::Array(items)) => {
                     types.contains(&ValueType::Array)
@@ -203,6 +268,7 @@ impl Filter {
             | Filter::Range(p, _, _)
             | Filter::Exists(p, _)
             | Filter::Contains(p, _)
+            | Filter::Regex(p, _)
             | Filter::Type(p, _) => out.push(p),
         }
     }

@@ -6,7 +6,7 @@ mod filter;
 mod projection;
 mod value;
 
-pub use filter::{Bound, Filter, RangeOp, ValueType};
+pub use filter::{Bound, Filter, Pattern, RangeOp, ValueType};
 pub use projection::Projection;
 pub use value::{
     Document, compare_values, date_millis, date_value, instant_of, is_date, render_instant,

@@ -1660,3 +1660,61 @@ async fn conditional_writes_see_every_other_write() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regular_expressions_match_alike_on_every_store() {
+    use bcs_storage::model::Pattern;
+    for b in backends() {
+        let store = TestStore::new(b).await;
+        let s = store.store.as_ref();
+        let pods = ns("Pod");
+        for (name, node, tags) in [
+            ("web-1", json!("node-a"), json!(["x", "front"])),
+            ("web-22", json!("node-b"), json!(["back"])),
+            ("db-1", json!(7), json!([])),
+        ] {
+            let data = json!({"spec": {"nodeName": node}, "tags": tags});
+            s.upsert(&pods, resource("c1", Some("n"), name, data, 1))
+                .await
+                .expect("put");
+        }
+        let names = |f: Filter| async move {
+            find(s, &ns("Pod"), &Query::new(f))
+                .await
+                .iter()
+                .map(|d| d["resourceName"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let re = |p: &str| Pattern::new(p).expect("pattern");
+        assert_eq!(
+            names(Filter::Regex("resourceName".into(), re("^web-\\d$"))).await,
+            ["web-1"],
+            "{b:?}"
+        );
+        assert_eq!(
+            names(Filter::Regex("resourceName".into(), re("eb-"))).await,
+            ["web-1", "web-22"],
+            "unanchored, {b:?}"
+        );
+        assert_eq!(
+            names(Filter::Regex("data.spec.nodeName".into(), re("^node"))).await,
+            ["web-1", "web-22"],
+            "numbers never match, {b:?}"
+        );
+        assert_eq!(
+            names(Filter::Regex("data.tags".into(), re("^fr"))).await,
+            ["web-1"],
+            "array elements, {b:?}"
+        );
+        assert_eq!(
+            names(Filter::Not(Box::new(Filter::Regex(
+                "resourceName".into(),
+                re("^web")
+            ))))
+            .await,
+            ["db-1"],
+            "{b:?}"
+        );
+        assert!(Pattern::new("(").is_err());
+    }
+}

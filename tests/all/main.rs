@@ -10,6 +10,7 @@ mod http_custom;
 mod http_dynamic;
 mod http_errors;
 mod http_events;
+mod http_export;
 mod http_host;
 mod http_kube;
 mod http_metric;

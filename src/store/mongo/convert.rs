@@ -111,6 +111,7 @@ pub fn filter_to_bson(f: &Filter) -> BsonDoc {
         }
         Filter::Exists(path, want) => doc! { path.clone(): { "$exists": *want } },
         Filter::Contains(path, needle) => doc! { path.clone(): { "$regex": regex_escape(needle) } },
+        Filter::Regex(path, re) => doc! { path.clone(): { "$regex": re.as_str() } },
         Filter::Type(_, types) if types.is_empty() => doc! { "_id": { "$in": [] } },
         Filter::Type(path, types) => {
             doc! { path.clone(): { "$type": types.iter().map(|t| t.alias()).collect::<Vec<_>>() } }

@@ -464,6 +464,9 @@ fn translate(f: &Filter, out: &mut SqlFilter) -> String {
         }
         // Rare (the multi-cluster `type` operator): the evaluator decides.
         Filter::Type(..) => evaluator(f, out),
+        // The export's `r/` values: the evaluator decides (SQLite has no
+        // regular expressions of its own).
+        Filter::Regex(..) => evaluator(f, out),
     }
 }
 
