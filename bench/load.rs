@@ -101,13 +101,13 @@ struct Args {
 
     /// Phases to run, in order (available: floor, put, get, list,
     /// query-host, query-time, query-time-day, event-put, event-list,
-    /// event-object, kube-list, kube-table, kube-paged, watch; the event
-    /// reads need event-put before them; kube-paged and watch run last, see
-    /// `--watchers`).
+    /// event-object, kube-list, kube-table, kube-patch, kube-paged, export,
+    /// watch; the event reads need event-put before them; kube-paged, export
+    /// and watch run last, in that order, see `--watchers`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,kube-list,kube-table,kube-paged,watch"
+        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,kube-list,kube-table,kube-patch,kube-paged,export,watch"
     )]
     phases: Vec<String>,
 
@@ -209,6 +209,8 @@ struct Request {
     body: Option<Vec<u8>>,
     /// An `Accept` header (the Kubernetes views negotiate tables by it).
     accept: Option<&'static str>,
+    /// The body's `Content-Type`.
+    content_type: &'static str,
 }
 
 impl Request {
@@ -218,6 +220,7 @@ impl Request {
             path: path.into(),
             body: None,
             accept: None,
+            content_type: "application/json",
         }
     }
 
@@ -227,6 +230,17 @@ impl Request {
             path: path.into(),
             body: Some(body),
             accept: None,
+            content_type: "application/json",
+        }
+    }
+
+    fn patch(path: impl Into<String>, body: Vec<u8>, content_type: &'static str) -> Self {
+        Request {
+            method: "PATCH",
+            path: path.into(),
+            body: Some(body),
+            accept: None,
+            content_type,
         }
     }
 
@@ -421,7 +435,8 @@ fn encode_request(out: &mut Vec<u8>, host: &str, req: &Request) {
         Some(body) => {
             let _ = write!(
                 out,
-                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                "Content-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                req.content_type,
                 body.len()
             );
             out.extend_from_slice(body);
@@ -946,6 +961,26 @@ fn build_phases(preload: u64) -> Vec<Phase> {
             },
         )
         .with_probe(expect_kube_items),
+        Phase::new(
+            "kube-patch",
+            "kubectl patch: a strategic merge patch of a preloaded pod's image and a label",
+            move |ctx| {
+                let i = ctx.rng.below(preload.max(1));
+                let app = format!("app-{}", i % APPS);
+                let body = format!(
+                    r#"{{"metadata":{{"labels":{{"bench-seq":"{seq}"}}}},"spec":{{"containers":[{{"name":"{app}","image":"registry.example.com/bench/{app}:2.{seq}"}}]}}}}"#,
+                    seq = ctx.seq
+                );
+                Request::patch(
+                    format!(
+                        "/clusters/{CLUSTER}/api/v1/namespaces/{}/pods/pod-{i}",
+                        namespace_of(i)
+                    ),
+                    body.into_bytes(),
+                    "application/strategic-merge-patch+json",
+                )
+            },
+        ),
         Phase::new(
             "query-time-day",
             "query pods by startTimeBegin/End (a 1-day window, ~12k pods), limit 100",
@@ -1681,12 +1716,14 @@ async fn run(args: &Args) -> Result<Outcome> {
     let all_phases = build_phases(args.preload);
     // `watch` is not a request loop: it runs last, on its own.
     let with_watch = args.phases.iter().any(|p| p == "watch");
-    // Nor is `kube-paged`: one client reading every pod page by page.
+    // Nor are `kube-paged` (one client reading every pod page by page) and
+    // `export` (one streamed export of every pod).
     let with_paged = args.phases.iter().any(|p| p == "kube-paged");
+    let with_export = args.phases.iter().any(|p| p == "export");
     let names: Vec<String> = args
         .phases
         .iter()
-        .filter(|p| *p != "watch" && *p != "kube-paged")
+        .filter(|p| !matches!(p.as_str(), "watch" | "kube-paged" | "export"))
         .cloned()
         .collect();
     let phases = select_phases(&all_phases, &names)?;
@@ -1719,6 +1756,13 @@ async fn run(args: &Args) -> Result<Outcome> {
     } else {
         None
     };
+    let exported = if with_export {
+        eprintln!("phase export  every pod of the cluster through GET /v1/export/pods");
+        rss.reset_window();
+        Some(export_all(addr, &rss).await?)
+    } else {
+        None
+    };
     let watch_report = if with_watch {
         eprintln!(
             "phase watch  {} watchers on the pods of one cluster while {} connections PUT new pods ({} s)",
@@ -1746,6 +1790,9 @@ async fn run(args: &Args) -> Result<Outcome> {
     if let Some(p) = &paged {
         p.print(args.preload);
     }
+    if let Some(e) = &exported {
+        e.print(args.preload, args.max_rss_anon_mib);
+    }
     let watch_failed = match &watch_report {
         Some(w) => {
             w.print();
@@ -1757,6 +1804,63 @@ async fn run(args: &Args) -> Result<Outcome> {
     drop(server);
     Ok(Outcome {
         any_phase_errors: results.iter().any(|r| r.errors > 0) || watch_failed,
+    })
+}
+
+/// What the `export` phase saw.
+struct ExportReport {
+    pods: u64,
+    errors: u64,
+    bytes: usize,
+    elapsed: Duration,
+    peak_rss_anon_kib: Option<u64>,
+}
+
+impl ExportReport {
+    fn print(&self, preload: u64, rss_target_mib: f64) {
+        let secs = self.elapsed.as_secs_f64();
+        let rss_ok = self
+            .peak_rss_anon_kib
+            .is_some_and(|k| k as f64 / 1024.0 <= rss_target_mib);
+        let ok = self.pods >= preload && self.errors == 0 && rss_ok;
+        println!(
+            "export: {} pods ({} expected at least), {} error lines, {:.1} MiB in {:.2} s ({:.0} pods/s); server peak RssAnon {} MiB (target <= {} MiB) {}",
+            self.pods,
+            preload,
+            self.errors,
+            self.bytes as f64 / (1024.0 * 1024.0),
+            secs,
+            self.pods as f64 / secs.max(1e-9),
+            mib(self.peak_rss_anon_kib),
+            rss_target_mib,
+            if ok { "PASS" } else { "MISS" },
+        );
+    }
+}
+
+/// Streams every pod through the export (seed 003) on one connection.
+async fn export_all(addr: SocketAddr, rss: &RssMonitor) -> Result<ExportReport> {
+    let mut client = Connection::new(addr);
+    let start = Instant::now();
+    let resp = client.send(&Request::get("/v1/export/pods")).await?;
+    let elapsed = start.elapsed();
+    if resp.status != 200 {
+        bail!("HTTP {}: {}", resp.status, resp.snippet());
+    }
+    let (mut pods, mut errors) = (0u64, 0u64);
+    for line in resp.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if line.starts_with(b"{\"result\":{\"pod\":") {
+            pods += 1;
+        } else {
+            errors += 1;
+        }
+    }
+    Ok(ExportReport {
+        pods,
+        errors,
+        bytes: resp.body.len(),
+        elapsed,
+        peak_rss_anon_kib: rss.window_anon_kib(),
     })
 }
 

@@ -1,9 +1,11 @@
 //! Real Kubernetes clients against a real server process, on both stores:
 //! `kubectl` (get with tables, -o json/wide, selectors, -A, --chunk-size,
-//! get --raw, api-resources, get --watch) on the one-cluster and the
-//! all-clusters views, with the kubeconfig docs/kubernetes-api.md shows;
-//! and the Python `kubernetes` client (lists with selectors and paging,
-//! watch.Watch().stream, relisting after a 410). The Python client lives
+//! get --raw, api-resources, get --watch; create, apply, patch, label,
+//! annotate, replace, delete; top pod and top node) on the one-cluster and
+//! the all-clusters views, with the kubeconfig docs/kubernetes-api.md
+//! shows; and the Python `kubernetes` client (lists with selectors and
+//! paging, watch.Watch().stream, relisting after a 410; creates, patches,
+//! status replaces, conflicts, delete-collection). The Python client lives
 //! in target/kube-venv, installed by scripts/test.sh from
 //! tests/clients/requirements.txt.
 
