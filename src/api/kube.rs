@@ -164,6 +164,16 @@ fn pretty(raw: &RawParams) -> bool {
 }
 
 fn json_reply(raw: &RawParams, content_type: &str, body: String) -> HttpResponse {
+    json_reply_with(raw, StatusCode::OK, content_type, body)
+}
+
+/// A JSON reply with this status, indented with `pretty=true`.
+fn json_reply_with(
+    raw: &RawParams,
+    status: StatusCode,
+    content_type: &str,
+    body: String,
+) -> HttpResponse {
     let body = if pretty(raw) {
         serde_json::from_str::<Value>(&body)
             .ok()
@@ -172,7 +182,9 @@ fn json_reply(raw: &RawParams, content_type: &str, body: String) -> HttpResponse
     } else {
         body
     };
-    HttpResponse::Ok().content_type(content_type).body(body)
+    HttpResponse::build(status)
+        .content_type(content_type)
+        .body(body)
 }
 
 async fn handle(svc: web::Data<Service>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -493,17 +505,7 @@ async fn write_resource(
     let opts = write::WriteOptions::parse(&raw)?;
     let ns = r.namespace.as_deref();
     let part = write::Part::of(r.subresource.as_deref()).ok_or_else(Status::no_resource)?;
-    let reply = |code: StatusCode, body: String| -> HttpResponse {
-        let body = if pretty(&raw) {
-            serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or(body)
-        } else {
-            body
-        };
-        HttpResponse::build(code).content_type(JSON).body(body)
-    };
+    let reply = |code: StatusCode, body: String| json_reply_with(&raw, code, JSON, body);
     let name = r.name.as_deref();
     if metrics::is_metrics(&res) {
         return match (method, name, r.subresource.is_some()) {

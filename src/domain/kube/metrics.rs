@@ -400,14 +400,7 @@ pub async fn put(
     name: Option<&str>,
     body: &[u8],
 ) -> Result<(bool, String), Status> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(mut obj) = v else {
-        return Err(Status::bad_request(format!(
-            "the request body must be a {} object",
-            res.kind
-        )));
-    };
+    let mut obj = super::write::parse_object(body, res)?;
     for (field, want) in [
         ("kind", res.kind.clone()),
         ("apiVersion", res.api_version()),

@@ -332,20 +332,7 @@ fn body_object(
     namespace: Option<&str>,
     name: Option<&str>,
 ) -> Result<Map<String, Value>, Status> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Status::bad_request(format!(
-            "the request body is empty: expected a {} object",
-            res.kind
-        )));
-    }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(mut obj) = v else {
-        return Err(Status::bad_request(format!(
-            "the request body must be a {} object",
-            res.kind
-        )));
-    };
+    let mut obj = parse_object(body, res)?;
     obj.entry("kind")
         .or_insert_with(|| Value::String(res.kind.clone()));
     obj.entry("apiVersion")
@@ -368,6 +355,25 @@ fn body_object(
     }
     check_identity(&obj, res, namespace, name)?;
     Ok(obj)
+}
+
+/// A request body that must be an object of `res`'s kind.
+pub(super) fn parse_object(body: &[u8], res: &Resource) -> Result<Map<String, Value>, Status> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Status::bad_request(format!(
+            "the request body is empty: expected a {} object",
+            res.kind
+        )));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    match v {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(Status::bad_request(format!(
+            "the request body must be a {} object",
+            res.kind
+        ))),
+    }
 }
 
 /// 400 unless the object is of the path's kind, apiVersion, namespace and
