@@ -455,6 +455,18 @@ fn kubectl_writes_objects() {
             "nginx:1.27 b 80 A"
         );
         assert_eq!(k.ok(&["apply", "-f", &f2]).trim(), "pod/web unchanged");
+        // An object apply creates, then changes.
+        let mut api = web_pod("api:1", "a");
+        api["metadata"]["name"] = json!("api");
+        let fa = manifest(dir.path(), "api.json", &api);
+        assert_eq!(k.ok(&["apply", "-f", &fa]).trim(), "pod/api created");
+        api["spec"]["containers"][0]["image"] = json!("api:2");
+        api["metadata"]["labels"]["tier"] = json!("c");
+        let fa = manifest(dir.path(), "api.json", &api);
+        assert_eq!(k.ok(&["apply", "-f", &fa]).trim(), "pod/api configured");
+        let out = k.ok(&["get", "pod", "api", "-o", "jsonpath={.spec.containers[0].image} {.metadata.labels.tier} {.spec.containers[0].env[0].value}"]);
+        assert_eq!(out, "api:2 c 1", "{b:?}");
+        k.ok(&["delete", "-f", &fa]);
 
         // patch in the three formats, label, annotate.
         k.ok(&[
