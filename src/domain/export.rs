@@ -350,6 +350,76 @@ fn controller_of(meta: &Value) -> Option<(String, String)> {
     ))
 }
 
+/// The members of a stored pod a `StoragePod` is made of: read without
+/// building the rest of the document (most of its cost).
+#[derive(serde::Deserialize)]
+struct SlimPod {
+    #[serde(rename = "clusterId", default)]
+    cluster: Value,
+    #[serde(default)]
+    namespace: Value,
+    #[serde(rename = "resourceName", default)]
+    name: Value,
+    #[serde(default)]
+    data: SlimData,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SlimData {
+    metadata: SlimMeta,
+    spec: SlimSpec,
+    status: SlimStatus,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SlimMeta {
+    uid: Value,
+    #[serde(rename = "creationTimestamp")]
+    created: Value,
+    #[serde(rename = "ownerReferences")]
+    owners: Value,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SlimSpec {
+    #[serde(rename = "nodeName")]
+    node: Value,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SlimStatus {
+    #[serde(rename = "podIP")]
+    pod_ip: Value,
+    #[serde(rename = "podIPs")]
+    pod_ips: Value,
+    #[serde(rename = "containerStatuses")]
+    containers: Value,
+    #[serde(rename = "initContainerStatuses")]
+    init_containers: Value,
+}
+
+impl SlimPod {
+    /// As the document [`storage_pod`] reads (absent members null).
+    fn into_value(self) -> Value {
+        let d = self.data;
+        json!({
+            "clusterId": self.cluster, "namespace": self.namespace, "resourceName": self.name,
+            "data": {
+                "metadata": {"uid": d.metadata.uid, "creationTimestamp": d.metadata.created,
+                             "ownerReferences": d.metadata.owners},
+                "spec": {"nodeName": d.spec.node},
+                "status": {"podIP": d.status.pod_ip, "podIPs": d.status.pod_ips,
+                           "containerStatuses": d.status.containers,
+                           "initContainerStatuses": d.status.init_containers},
+            }
+        })
+    }
+}
+
 /// The seed's `StoragePod` of a stored pod, and its workload's name.
 fn storage_pod(doc: &Value, owners: &Owners) -> (Value, Option<String>) {
     let data = &doc["data"];
@@ -365,7 +435,12 @@ fn storage_pod(doc: &Value, owners: &Owners) -> (Value, Option<String>) {
     let node = text(&data["spec"]["nodeName"]);
     let ips: Vec<Value> = match status["podIPs"].as_array() {
         Some(a) if !a.is_empty() => a.iter().filter_map(|i| i.get("ip").cloned()).collect(),
-        _ => status.get("podIP").into_iter().cloned().collect(),
+        _ => status
+            .get("podIP")
+            .filter(|ip| ip.is_string())
+            .into_iter()
+            .cloned()
+            .collect(),
     };
     let mut live = Vec::new();
     let mut terminated: Vec<(String, Vec<Value>)> = Vec::new();
@@ -480,11 +555,13 @@ fn line_map(req: &ExportRequest, owners: Option<Arc<Owners>>) -> TextMap {
         (Export::Pods, Some(owners)) => {
             let deployment = req.query.deployment.clone();
             Arc::new(move |text: &str| {
-                let doc: Value = serde_json::from_str(&view::render_text(text).map_err(|e| {
+                // The fields a StoragePod takes are plain values of the
+                // stored text (no escaped keys, no stored instants): no
+                // rendering needed.
+                let doc: SlimPod = serde_json::from_str(text).map_err(|e| {
                     StoreError::Internal(format!("stored document is not valid JSON: {e}"))
-                })?)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
-                let (pod, workload) = storage_pod(&doc, &owners);
+                })?;
+                let (pod, workload) = storage_pod(&doc.into_value(), &owners);
                 if !deployment.iter().all(|t| t.matches(workload.as_deref())) {
                     return Ok(String::new());
                 }
@@ -639,6 +716,18 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_without_status_has_no_instances() {
+        let text = r#"{"clusterId":"c","namespace":"n","resourceName":"p","data":{"metadata":{"name":"p"}}}"#;
+        let slim: SlimPod = serde_json::from_str(text).unwrap();
+        let (pod, workload) = storage_pod(&slim.into_value(), &Owners::new());
+        assert_eq!(
+            pod,
+            json!({"name": "p", "namespace": "n", "clusterId": "c"})
+        );
+        assert_eq!(workload, None);
+    }
+
+    #[test]
     fn storage_pods_have_the_seed_fields() {
         let doc = json!({"clusterId": "c1", "namespace": "n", "resourceName": "web-1", "data": {
             "metadata": {"uid": "p-uid", "creationTimestamp": "2026-01-02T03:04:05Z",
@@ -651,6 +740,12 @@ mod tests {
                     "startedAt": "2026-01-02T03:04:06Z", "finishedAt": "2026-01-02T03:04:08Z"}}}]}}});
         let mut owners = Owners::new();
         owners.insert("rs-uid".into(), ("dep-uid".into(), "web".into()));
+        // As the export reads it: only the members it needs.
+        let slim: SlimPod = serde_json::from_str(&doc.to_string()).unwrap();
+        assert_eq!(
+            storage_pod(&slim.into_value(), &owners),
+            storage_pod(&doc, &owners)
+        );
         let (pod, workload) = storage_pod(&doc, &owners);
         assert_eq!(workload.as_deref(), Some("web"));
         assert_eq!(pod["id"], "p-uid");
