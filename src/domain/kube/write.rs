@@ -12,7 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::discovery::namespace_of;
-use super::object::{ReadAt, object_of, parse_stored};
+use super::object::{ReadAt, object_of, parse_stored, write_object_text};
 use super::resources::Resource;
 use super::{CLUSTER_ANNOTATION, SOURCE_RV_ANNOTATION, Status};
 use crate::domain::Service;
@@ -245,12 +245,25 @@ impl Target<'_> {
     }
 
     /// The object as served after a write of `doc` that gave it `version`.
-    async fn served(&self, mut doc: Document, version: Option<String>) -> Result<String, Status> {
+    async fn served(&self, text: &str, version: Option<String>) -> Result<String, Status> {
         let at = self.revision_now().await?;
-        if let Some(v) = version {
-            doc.insert(REVISION_FIELD.into(), Value::String(v));
+        let at = ReadAt::new(&at, self.versions());
+        // The stored text with its version as the last member, as reads
+        // give it: the read path's fast rendering applies.
+        let mut stored = String::with_capacity(text.len() + 48);
+        stored.push_str(text.strip_suffix('}').unwrap_or(text));
+        if let Some(v) = &version {
+            stored.push_str(",\"");
+            stored.push_str(REVISION_FIELD);
+            stored.push_str("\":");
+            stored.push_str(&Value::String(v.clone()).to_string());
         }
-        let obj = object_of(doc, self.res, ReadAt::new(&at, self.versions())).object;
+        stored.push('}');
+        let mut out = String::with_capacity(stored.len() + 256);
+        if write_object_text(&stored, self.res, at, false, &mut out).is_some() {
+            return Ok(out);
+        }
+        let obj = object_of(parse_stored(&stored)?, self.res, at).object;
         Ok(Value::Object(obj).to_string())
     }
 
@@ -279,6 +292,7 @@ impl Target<'_> {
     ) -> Result<Result<Written, StoreError>, Status> {
         let data = stored_data(object)?;
         let doc = document(self.svc, &self.path(), data).map_err(Status::from)?;
+        let text = crate::store::doc_text(&doc)?;
         if opts.dry_run {
             let version = match expect {
                 Expect::Version(v) => Some(v.to_owned()),
@@ -286,14 +300,14 @@ impl Target<'_> {
             };
             return Ok(Ok(Written {
                 created: expect == Expect::Absent,
-                object: self.served(doc, version).await?,
+                object: self.served(&text, version).await?,
             }));
         }
         let ns = namespace_of(&self.res.kind);
-        match self.svc.store.upsert_if(&ns, doc.clone(), expect).await {
+        match self.svc.store.upsert_if(&ns, doc, expect).await {
             Ok(out) => Ok(Ok(Written {
                 created: out.created,
-                object: self.served(doc, out.version).await?,
+                object: self.served(&text, out.version).await?,
             })),
             Err(e @ (StoreError::Conflict(_) | StoreError::NotFound)) => Ok(Err(e)),
             Err(e) => Err(e.into()),
