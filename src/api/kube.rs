@@ -187,7 +187,24 @@ fn json_reply_with(
         .body(body)
 }
 
-async fn handle(svc: web::Data<Service>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn handle(svc: web::Data<Service>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    // Bodies are bounded by `server.max_body_bytes`, as on the bcs routes.
+    let body = match super::read_body(&req, payload).await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = actix_web::ResponseError::status_code(&e);
+            return status_reply(&Status {
+                code: status.as_u16(),
+                reason: if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "RequestEntityTooLarge"
+                } else {
+                    "BadRequest"
+                },
+                message: e.message,
+                details: None,
+            });
+        }
+    };
     match serve(&svc, &req, &body).await {
         Ok(r) => r,
         Err(s) => status_reply(&s),

@@ -1477,6 +1477,22 @@ async fn kubernetes_writes_refuse_bad_input_and_change_nothing() {
         }
         let r = app.get(&format!("{PODS}/p/log")).await;
         assert_status(&r, 404, "NotFound", "keeps no container logs");
+        // Bodies are bounded as on the bcs routes (3 MiB), not below.
+        let big = json!({"metadata": {"name": "big"}, "spec": {"x": "y".repeat(4 << 20)}});
+        let r = kube_write(&app, "POST", PODS, json_ct, &big.to_string()).await;
+        assert_status(&r, 413, "RequestEntityTooLarge", "larger than");
+        let copies: Vec<Value> = (0..30)
+            .map(|i| json!({"op": "copy", "from": "", "path": format!("/b{i}")}))
+            .collect();
+        let r = kube_write(
+            &app,
+            "PATCH",
+            &format!("{PODS}/p"),
+            "application/json-patch+json",
+            &Value::Array(copies).to_string(),
+        )
+        .await;
+        assert_status(&r, 422, "Invalid", "copy more than");
         assert_eq!(
             stored_pods(&app).await,
             before,
@@ -1630,6 +1646,18 @@ async fn kubernetes_writes_are_the_bcs_documents_and_reach_both_watches() {
         assert_eq!(r.body["metadata"]["labels"]["dry"], "1", "{}", r.raw);
         let g = app.get(&format!("{PODS}/{name}")).await;
         assert!(g.body["metadata"]["labels"].get("dry").is_none());
+
+        // A 1 MiB object is accepted.
+        let cm = json!({"metadata": {"name": "big"}, "data": {"blob": "z".repeat(1 << 20)}});
+        let r = kube_write(
+            &app,
+            "POST",
+            "/clusters/C1/api/v1/namespaces/default/configmaps",
+            "application/json",
+            &cm.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{b:?}");
 
         // PUT creates (201) and replaces (200).
         let node = json!({"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1", "labels": {"a": "1"}}});

@@ -737,14 +737,7 @@ pub async fn patch(
     let apply = |current: &Map<String, Value>| -> Result<Map<String, Value>, Status> {
         let mut doc = Value::Object(current.clone());
         match (kind, &json_ops) {
-            (PatchType::Json, Some(ops)) => {
-                json_patch::patch(&mut doc, ops).map_err(|e| Status {
-                    code: 422,
-                    reason: "Invalid",
-                    message: format!("the JSON patch cannot be applied: {e}"),
-                    details: None,
-                })?
-            }
+            (PatchType::Json, Some(ops)) => apply_json_patch(&mut doc, ops)?,
             (PatchType::Strategic, _) => super::patch::strategic_merge(&mut doc, &patch, &res.kind)
                 .map_err(|e| Status::bad_request(format!("strategic merge patch: {e}")))?,
             _ => json_patch::merge(&mut doc, &patch),
@@ -756,6 +749,48 @@ pub async fn patch(
         Ok(merge_part(part, current, patched))
     };
     update(&t, part, opts, apply, false).await
+}
+
+/// Operations a JSON patch may hold (the API server's limit).
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+/// Bytes a JSON patch's `copy` operations may copy in all: each can double
+/// the object, so a short patch could otherwise take any amount of memory.
+const MAX_JSON_PATCH_COPIED_BYTES: usize = 3 * 1024 * 1024;
+
+/// Applies an RFC 6902 patch, within the limits above.
+fn apply_json_patch(doc: &mut Value, ops: &json_patch::Patch) -> Result<(), Status> {
+    let invalid = |message: String| Status {
+        code: 422,
+        reason: "Invalid",
+        message,
+        details: None,
+    };
+    if ops.0.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(Status::bad_request(format!(
+            "the JSON patch has {} operations; at most {MAX_JSON_PATCH_OPERATIONS} are accepted",
+            ops.0.len()
+        )));
+    }
+    let mut copied = 0usize;
+    for (i, op) in ops.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Copy(c) = op
+            && let Some(v) = doc.pointer(c.from.as_str())
+        {
+            copied += serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
+            if copied > MAX_JSON_PATCH_COPIED_BYTES {
+                return Err(invalid(format!(
+                    "the JSON patch's copy operations (up to operation {i}) copy more than \
+                     {MAX_JSON_PATCH_COPIED_BYTES} bytes"
+                )));
+            }
+        }
+        json_patch::patch(doc, std::slice::from_ref(op)).map_err(|e| {
+            invalid(format!(
+                "the JSON patch cannot be applied: operation {i}: {e}"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The read-modify-write of a replace or patch: `apply` makes the next
@@ -1205,6 +1240,30 @@ mod tests {
         server_fields(&mut new, None);
         assert_eq!(new["metadata"]["generation"], 1);
         assert_eq!(new["metadata"]["uid"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn json_patches_cannot_copy_without_bound() {
+        // Each copy of the whole object into a new member doubles it.
+        let ops: Vec<Value> = (0..30)
+            .map(|i| json!({"op": "copy", "from": "", "path": format!("/b{i}")}))
+            .collect();
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+        let mut doc = json!({"a": "x".repeat(1024)});
+        let err = apply_json_patch(&mut doc, &patch).unwrap_err();
+        assert_eq!(err.code, 422);
+        assert!(err.message.contains("copy more than"), "{}", err.message);
+        let many: json_patch::Patch = serde_json::from_value(Value::Array(vec![
+            json!({"op": "test", "path": "/a", "value": 1});
+            MAX_JSON_PATCH_OPERATIONS
+                + 1
+        ]))
+        .unwrap();
+        assert_eq!(apply_json_patch(&mut doc, &many).unwrap_err().code, 400);
+        let ok: json_patch::Patch =
+            serde_json::from_value(json!([{"op": "copy", "from": "/a", "path": "/c"}])).unwrap();
+        apply_json_patch(&mut doc, &ok).unwrap();
+        assert_eq!(doc["c"], doc["a"]);
     }
 
     #[test]
