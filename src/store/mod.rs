@@ -229,6 +229,19 @@ pub trait Store: Send + Sync {
         expect: Expect<'_>,
     ) -> Result<WriteOutcome, StoreError>;
 
+    /// Deletes the live document with the natural key of `key` (a document
+    /// holding at least the key fields) when its version is `version`,
+    /// atomically: [`StoreError::Conflict`] when its version differs,
+    /// [`StoreError::NotFound`] when there is none,
+    /// [`StoreError::InvalidFilter`] for a version this store cannot have
+    /// issued. A change in the feed, like [`Store::delete_many`].
+    async fn delete_if(
+        &self,
+        ns: &Namespace,
+        key: &Document,
+        version: &str,
+    ) -> Result<(), StoreError>;
+
     /// How this store's versions relate to its revisions.
     fn versions(&self) -> Versions {
         Versions::Revisions

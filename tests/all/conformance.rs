@@ -1658,6 +1658,41 @@ async fn conditional_writes_see_every_other_write() {
                 Err(StoreError::InvalidFilter(_))
             ));
         }
+
+        // A delete of the version read, and of no other.
+        let v7 = version_of(s, &pods, "p").await.expect("stored");
+        s.upsert(&pods, doc(9)).await.expect("upsert");
+        let v9 = version_of(s, &pods, "p").await.expect("stored");
+        let rev = s.revision(&pods).await.expect("revision");
+        assert!(
+            matches!(
+                s.delete_if(&pods, &doc(0), &v7).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "a stale version, {b:?}"
+        );
+        assert_eq!(
+            version_of(s, &pods, "p").await.as_deref(),
+            Some(v9.as_str())
+        );
+        s.delete_if(&pods, &doc(0), &v9).await.expect("delete");
+        assert_eq!(version_of(s, &pods, "p").await, None, "{b:?}");
+        assert!(matches!(
+            s.delete_if(&pods, &doc(0), &v9).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut feed = s.changes(&pods, Some(&rev)).await.expect("feed");
+        let deleted = loop {
+            if let bcs_storage::store::Change::Event(r) = next_change(&mut feed).await {
+                break r;
+            }
+        };
+        assert_eq!(
+            deleted.kind,
+            bcs_storage::store::ChangeKind::Delete,
+            "{b:?}"
+        );
+        assert_eq!(deleted.doc()["resourceName"], "p");
     }
 }
 

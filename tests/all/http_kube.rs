@@ -1684,8 +1684,33 @@ async fn kubernetes_writes_are_the_bcs_documents_and_reach_both_watches() {
             .await;
         assert_eq!(bcs.data()["data"]["metadata"]["labels"]["a"], "1", "{b:?}");
 
-        // DELETE answers the object; the watches see it go.
-        let r = app.delete(&format!("{PODS}/{name}")).await;
+        // DELETE answers the object; the watches see it go. Its
+        // resourceVersion precondition holds only for the current version.
+        let precondition = |rv: &str| {
+            json!({"kind": "DeleteOptions", "preconditions": {"resourceVersion": rv}}).to_string()
+        };
+        let r = kube_write(
+            &app,
+            "DELETE",
+            &format!("{PODS}/{name}"),
+            "application/json",
+            &precondition(&rv),
+        )
+        .await;
+        assert_status(&r, 409, "Conflict", "Precondition failed: ResourceVersion");
+        let current = app.get(&format!("{PODS}/{name}")).await;
+        let now = current.body["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = kube_write(
+            &app,
+            "DELETE",
+            &format!("{PODS}/{name}"),
+            "application/json",
+            &precondition(&now),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.raw);
         assert_eq!(r.body["metadata"]["name"], name.as_str());
         let deleted = loop {

@@ -1034,40 +1034,49 @@ pub async fn delete(
         namespace,
         name: name.to_owned(),
     };
-    let current = t.current().await?.ok_or_else(|| t.not_found())?;
-    if let Some(uid) = &o.uid
-        && metadata_str(&current.object, "uid") != Some(uid.as_str())
-    {
-        return Err(t.conflict(&format!(
-            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-            metadata_str(&current.object, "uid").unwrap_or_default()
-        )));
-    }
-    if let Some(rv) = &o.resource_version
-        && t.client_version(rv)? != current.version
-    {
-        return Err(t.conflict(&format!(
-            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in \
-             object meta: {}",
-            metadata_str(&current.object, "resourceVersion").unwrap_or_default()
-        )));
-    }
-    if !o.dry_run {
-        let ns = namespace_of(&res.kind);
-        let n = svc
+    // The object is deleted only as it was read: preconditions hold for
+    // what goes; one changed meanwhile is read and checked again.
+    for _ in 0..ATTEMPTS {
+        let current = t.current().await?.ok_or_else(|| t.not_found())?;
+        if let Some(uid) = &o.uid
+            && metadata_str(&current.object, "uid") != Some(uid.as_str())
+        {
+            return Err(t.conflict(&format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                metadata_str(&current.object, "uid").unwrap_or_default()
+            )));
+        }
+        if let Some(rv) = &o.resource_version
+            && t.client_version(rv)? != current.version
+        {
+            return Err(t.conflict(&format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in \
+                 object meta: {}",
+                metadata_str(&current.object, "resourceVersion").unwrap_or_default()
+            )));
+        }
+        if o.dry_run {
+            return Ok(Value::Object(current.object).to_string());
+        }
+        let key = document(svc, &t.path(), Value::Null).map_err(Status::from)?;
+        match svc
             .store
-            .delete_many(&ns, &Filter::and(t.path().base_filter()))
-            .await?;
-        if n == 0 {
-            return Err(t.not_found());
+            .delete_if(&namespace_of(&res.kind), &key, &current.version)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(t.not_found()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
         }
         if o.propagation != Propagation::Orphan
             && let Some(uid) = current.object.get("metadata").and_then(|m| m.get("uid"))
         {
             delete_dependents(svc, cluster, &res.kind, vec![uid.clone()]).await?;
         }
+        return Ok(Value::Object(current.object).to_string());
     }
-    Ok(Value::Object(current.object).to_string())
+    Err(t.conflict("the object keeps changing; try again"))
 }
 
 /// `DELETE` of a collection (with the list's selectors): answers the list
@@ -1092,12 +1101,20 @@ pub async fn delete_collection(
     q.with_revision = true;
     let docs = read_docs(svc, &ns, &q).await?;
     let versions = svc.store.versions();
+    let mut names = Vec::with_capacity(docs.len());
     let items: Vec<Value> = docs
         .into_iter()
-        .map(|d| Value::Object(object_of(d, res, ReadAt::new(&at, versions)).object))
+        .map(|d| {
+            let stored = object_of(d, res, ReadAt::new(&at, versions));
+            names.push(stored.key[3].clone());
+            Value::Object(stored.object)
+        })
         .collect();
     if !o.dry_run && !items.is_empty() {
-        svc.store.delete_many(&ns, &filter).await?;
+        // What was listed (and still matches) goes: an object created
+        // since is not deleted unseen.
+        let listed = Filter::and([filter, Filter::In("resourceName".into(), names)]);
+        svc.store.delete_many(&ns, &listed).await?;
         if o.propagation != Propagation::Orphan {
             let uids: Vec<Value> = items
                 .iter()

@@ -831,6 +831,39 @@ impl Store for MongoStore {
         crate::store::Versions::Stamps
     }
 
+    async fn delete_if(
+        &self,
+        ns: &Namespace,
+        key: &Document,
+        version: &str,
+    ) -> Result<(), StoreError> {
+        let key_fields: Vec<String> = ns.key_fields.iter().map(|f| (*f).to_owned()).collect();
+        let (_, _, _, live_key) = keyed_fields(key, &key_fields);
+        let mut guarded = live_key.clone();
+        if version.is_empty() {
+            guarded.insert(VERSION_FIELD, doc! { "$exists": false });
+        } else {
+            guarded.insert(VERSION_FIELD, version);
+        }
+        let coll = self.collection(ns);
+        let r = coll
+            .update_one(
+                guarded,
+                doc! { "$set": { DELETED_FLAG: true, "updateTime": bson::DateTime::now() } },
+            )
+            .await
+            .map_err(classify)?;
+        if r.matched_count == 1 {
+            return Ok(());
+        }
+        match coll.find_one(live_key).await.map_err(classify)? {
+            Some(_) => Err(StoreError::Conflict(
+                "the document has changed since that version".into(),
+            )),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     async fn merge(
         &self,
         ns: &Namespace,

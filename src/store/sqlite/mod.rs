@@ -636,6 +636,15 @@ impl SqliteStore {
 
 /// The `key` of a document of a collection without natural key: its `_id`.
 /// The JSON path of a top-level field set by a merge or an update.
+/// A document version as this store issues them: a revision number.
+fn parse_version(v: &str) -> Result<i64, StoreError> {
+    v.parse().map_err(|_| {
+        StoreError::InvalidFilter(format!(
+            "version {v:?} is not one this store issued (a revision number)"
+        ))
+    })
+}
+
 fn top_level_path(field: &str) -> Result<String, StoreError> {
     if field.is_empty() || field.contains(['"', '\\', '.', '\'']) {
         return Err(StoreError::Internal(format!(
@@ -690,13 +699,7 @@ impl Store for SqliteStore {
     ) -> Result<WriteOutcome, StoreError> {
         let pre = match expect {
             crate::model::Expect::Absent => writer::Precondition::Absent,
-            crate::model::Expect::Version(v) => {
-                writer::Precondition::Revision(v.parse().map_err(|_| {
-                    StoreError::InvalidFilter(format!(
-                        "version {v:?} is not one this store issued (a revision number)"
-                    ))
-                })?)
-            }
+            crate::model::Expect::Version(v) => writer::Precondition::Revision(parse_version(v)?),
         };
         self.write_keyed(ns, doc, None, Some(pre)).await
     }
@@ -968,6 +971,23 @@ impl Store for SqliteStore {
                 .map_err(internal)
         })
         .await
+    }
+
+    async fn delete_if(
+        &self,
+        ns: &Namespace,
+        key: &Document,
+        version: &str,
+    ) -> Result<(), StoreError> {
+        let rev = parse_version(version)?;
+        self.request(|reply| WriteOp::DeleteIf {
+            ns: Self::ns_name(ns),
+            key: sql::key_of(ns, key),
+            rev,
+            reply,
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {

@@ -76,6 +76,13 @@ pub enum WriteOp {
         filter: SqlFilter,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Deletes one document if it was last written at `rev`.
+    DeleteIf {
+        ns: String,
+        key: String,
+        rev: i64,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
 }
 
 /// What a conditional upsert expects of the document with its key.
@@ -233,7 +240,9 @@ fn reply(op: WriteOp, res: Result<OpResult, StoreError>) {
             };
             let _ = reply.send(r);
         }
-        WriteOp::DeleteMany { reply, .. } | WriteOp::UpdateMany { reply, .. } => {
+        WriteOp::DeleteMany { reply, .. }
+        | WriteOp::UpdateMany { reply, .. }
+        | WriteOp::DeleteIf { reply, .. } => {
             let r = match res {
                 Ok(OpResult::Delete(r)) => r,
                 Ok(_) => Err(StoreError::Internal("mismatched result".into())),
@@ -444,6 +453,24 @@ fn run_batch(
                     }
                 }
             }
+            WriteOp::DeleteIf {
+                ns, key, rev: want, ..
+            } => match check_precondition(conn, ns, key, Precondition::Revision(*want))? {
+                Err(e) => Ok(OpResult::Delete(Err(e))),
+                Ok(()) => {
+                    let doc: Vec<u8> = conn
+                        .prepare_cached(
+                            "DELETE FROM docs WHERE ns = ?1 AND key = ?2 RETURNING doc",
+                        )?
+                        .query_row(params![ns, key], |r| r.get(0))?;
+                    *rev += 1;
+                    conn.prepare_cached(
+                        "INSERT INTO changes(rev, ns, kind, doc) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![*rev, ns, CHANGE_DELETE, doc])?;
+                    Ok(OpResult::Delete(Ok(1)))
+                }
+            },
             WriteOp::DeleteMany { filter, .. } => {
                 conn.execute_batch("SAVEPOINT del")?;
                 match delete_many(conn, filter, rev) {
