@@ -277,12 +277,13 @@ fn parse_timeout(t: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// Why a stream ends early: (gRPC code, HTTP status, its reason phrase).
+const DEADLINE_EXCEEDED: (i32, u16, &str) = (4, 504, "Gateway Timeout");
+const UNAVAILABLE: (i32, u16, &str) = (14, 503, "Service Unavailable");
+const INTERNAL: (i32, u16, &str) = (13, 500, "Internal Server Error");
+
 /// The error line of a stream (grpc-gateway's `RuntimeStreamError`).
-fn error_line(grpc: i32, http: u16, message: &str) -> Bytes {
-    let status = actix_web::http::StatusCode::from_u16(http)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
+fn error_line((grpc, http, status): (i32, u16, &str), message: &str) -> Bytes {
     let line = json!({"error": {
         "grpcCode": grpc, "httpCode": http, "message": message,
         "httpStatus": status, "details": []}});
@@ -620,8 +621,7 @@ pub async fn open(
                     _ => {
                         st.done = true;
                         buf.extend_from_slice(&error_line(
-                            4,
-                            504,
+                            DEADLINE_EXCEEDED,
                             &format!("the export did not finish within its timeout of {t:?}"),
                         ));
                         return Some((Bytes::from(buf), st));
@@ -638,16 +638,12 @@ pub async fn open(
                 }
                 Some(Err(e)) => {
                     st.done = true;
-                    let (grpc, http) = match &e {
-                        StoreError::Unavailable(_) => (14, 503),
-                        _ => (13, 500),
+                    let code = match &e {
+                        StoreError::Unavailable(_) => UNAVAILABLE,
+                        _ => INTERNAL,
                     };
                     tracing::warn!(error = %e, "an export ends early");
-                    buf.extend_from_slice(&error_line(
-                        grpc,
-                        http,
-                        &format!("the export failed: {e}"),
-                    ));
+                    buf.extend_from_slice(&error_line(code, &format!("the export failed: {e}")));
                     return Some((Bytes::from(buf), st));
                 }
                 None => {

@@ -197,6 +197,8 @@ async fn any_resource_exports_and_bad_requests_are_refused() {
         let last = all.last().expect("a line");
         assert_eq!(last["error"]["grpcCode"], 4, "{}", r.raw);
         assert_eq!(last["error"]["httpCode"], 504);
+        assert_eq!(last["error"]["httpStatus"], "Gateway Timeout");
+        assert_eq!(last["error"]["details"], json!([]));
         assert!(
             last["error"]["message"]
                 .as_str()
