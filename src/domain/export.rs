@@ -74,9 +74,7 @@ impl Term {
         let m = match (&self.value, s) {
             (_, None) => false,
             (Match::Exact(x), Some(s)) => x == s,
-            (Match::Regex(p), Some(s)) => {
-                Filter::Regex("v".into(), p.clone()).matches(&json!({ "v": s }))
-            }
+            (Match::Regex(p), Some(s)) => p.is_match(s),
         };
         m != self.negate
     }

@@ -61,7 +61,8 @@ impl Pattern {
         &self.text
     }
 
-    fn is_match(&self, s: &str) -> bool {
+    /// Whether the pattern matches (somewhere in) `s`.
+    pub fn is_match(&self, s: &str) -> bool {
         self.compiled
             .get_or_init(|| regex::Regex::new(&self.text).ok())
             .as_ref()

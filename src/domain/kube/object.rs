@@ -598,6 +598,11 @@ pub fn metadata_only(obj: &Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Read at `rev` on a store whose versions are revisions.
+    fn at(rev: &str) -> ReadAt<'_> {
+        ReadAt::new(rev, Versions::Revisions)
+    }
     use crate::domain::kube::resources::{Resource, builtin_by_kind};
     use serde_json::json;
 
@@ -621,32 +626,19 @@ mod tests {
         for t in texts {
             let text = t.to_string();
             let mut fast = String::new();
-            let key = write_object_text(
-                &text,
-                &res,
-                ReadAt::new("99", Versions::Revisions),
-                false,
-                &mut fast,
-            )
-            .expect("fast path");
+            let key =
+                write_object_text(&text, &res, at("99"), false, &mut fast).expect("fast path");
             let Value::Object(doc) = t else {
                 unreachable!()
             };
-            let slow = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
+            let slow = object_of(doc, &res, at("99"));
             assert_eq!(
                 serde_json::from_str::<Value>(&fast).unwrap(),
                 Value::Object(slow.object.clone())
             );
             assert_eq!(serde_json::from_str::<Vec<Value>>(&key).unwrap(), slow.key);
             let mut meta = String::new();
-            write_object_text(
-                &text,
-                &res,
-                ReadAt::new("99", Versions::Revisions),
-                true,
-                &mut meta,
-            )
-            .expect("fast path");
+            write_object_text(&text, &res, at("99"), true, &mut meta).expect("fast path");
             assert_eq!(
                 serde_json::from_str::<Value>(&meta).unwrap(),
                 Value::Object(metadata_only(&slow.object))
@@ -656,20 +648,13 @@ mod tests {
         let t = json!({"clusterId": "C", "resourceName": "p",
             "data": {"spec": {"nodeSelector": {"kubernetes．io/os": "a．b"}}, "x．y": [{"＄ref": 1}]}});
         let mut fast = String::new();
-        write_object_text(
-            &t.to_string(),
-            &res,
-            ReadAt::new("1", Versions::Revisions),
-            false,
-            &mut fast,
-        )
-        .expect("fast path");
+        write_object_text(&t.to_string(), &res, at("1"), false, &mut fast).expect("fast path");
         let Value::Object(doc) = t else {
             unreachable!()
         };
         assert_eq!(
             serde_json::from_str::<Value>(&fast).unwrap(),
-            Value::Object(object_of(doc, &res, ReadAt::new("1", Versions::Revisions)).object)
+            Value::Object(object_of(doc, &res, at("1")).object)
         );
         assert!(fast.contains("\"kubernetes.io/os\":\"a．b\""), "{fast}");
     }
@@ -684,18 +669,12 @@ mod tests {
             );
             assert!(crate::domain::view::canonical(&text).is_some(), "{text}");
             let mut fast = String::new();
-            let key = write_canonical(
-                &text,
-                &res,
-                ReadAt::new("99", Versions::Revisions),
-                false,
-                &mut fast,
-            )
-            .expect("canonical path");
+            let key =
+                write_canonical(&text, &res, at("99"), false, &mut fast).expect("canonical path");
             let Value::Object(doc) = serde_json::from_str::<Value>(&text).unwrap() else {
                 unreachable!()
             };
-            let slow = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
+            let slow = object_of(doc, &res, at("99"));
             assert_eq!(
                 serde_json::from_str::<Value>(&fast).unwrap(),
                 Value::Object(slow.object),
@@ -718,7 +697,7 @@ mod tests {
             unreachable!()
         };
         let res = Resource::of_builtin(builtin_by_kind("Pod").unwrap());
-        let s = object_of(doc, &res, ReadAt::new("99", Versions::Revisions));
+        let s = object_of(doc, &res, at("99"));
         let o = Value::Object(s.object);
         assert_eq!(o["kind"], "Pod");
         assert_eq!(o["apiVersion"], "v1");
