@@ -7,6 +7,8 @@
 #   BCS_STORAGE_TEST_MONGODB_URI=mongodb://host:port/?directConnection=true scripts/test.sh
 #                                    # use a MongoDB you run yourself
 #   BCS_STORAGE_TEST_MONGODB=skip scripts/test.sh   # SQLite only
+#   (BCS_STORAGE_TEST_MONGODB=required, which CI sets, makes every test that
+#   would run on MongoDB fail when no MongoDB is configured)
 # Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +64,9 @@ if [ "${BCS_STORAGE_TEST_MONGODB:-}" != "skip" ] && [ -z "${BCS_STORAGE_TEST_MON
 fi
 
 if [ -n "${BCS_STORAGE_TEST_MONGODB_URI:-}" ]; then
+  # A test that would run on MongoDB fails, rather than passes on SQLite
+  # alone, if the URI is lost on the way.
+  export BCS_STORAGE_TEST_MONGODB=required
   echo "== running the suite on SQLite and MongoDB ($BCS_STORAGE_TEST_MONGODB_URI)"
 else
   echo "== running the suite on SQLite only"

@@ -7,8 +7,9 @@ use std::time::Duration;
 use actix_web::HttpServer;
 
 use crate::api::{HttpSettings, create_app};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{LogFormat, Settings};
-use crate::domain::{Service, SystemClock};
+use crate::domain::Service;
 use crate::store;
 
 /// Installs the global tracing subscriber (RUST_LOG, default "info").
@@ -29,7 +30,8 @@ pub fn init_logging(format: LogFormat) {
 
 /// Opens the store and serves until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), String> {
-    let store = store::open(&settings)
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = store::open(&settings, clock.clone())
         .await
         .map_err(|e| format!("cannot open the {:?} store: {e}", settings.storage.backend))?;
     let started = std::time::Instant::now();
@@ -53,7 +55,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     };
     let svc = Service {
         store: store.clone(),
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         limits: settings.query.clone(),
         watch: crate::domain::watch::WatchHub::new(settings.watch.clone()),
         times,
@@ -61,6 +63,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let watches = svc.watch.clone();
     let cleaner = {
         let store = store.clone();
+        let clock = clock.clone();
         let retention = settings.retention.clone();
         tokio::spawn(async move {
             if retention.interval_secs == 0 {
@@ -71,12 +74,8 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             loop {
                 tick.tick().await;
                 let started = std::time::Instant::now();
-                match crate::domain::retention::run_once(
-                    store.as_ref(),
-                    &retention,
-                    chrono::Utc::now(),
-                )
-                .await
+                match crate::domain::retention::run_once(store.as_ref(), &retention, clock.now())
+                    .await
                 {
                     Ok(r) => tracing::info!(
                         events = r.events,

@@ -33,7 +33,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn path_of(req: &HttpRequest) -> WatchPath {
     let m = req.match_info();
     let seg = |k: &str| m.get(k).unwrap_or_default().to_owned();
-    let env = if req.path().contains("/mesos/watch/") {
+    // The route's pattern, not the path: a k8s namespace may be named
+    // `mesos` and a resource type `watch`.
+    let env = if req
+        .match_pattern()
+        .is_some_and(|p| p.contains("/mesos/watch/"))
+    {
         "mesos"
     } else {
         "k8s"

@@ -26,8 +26,6 @@ pub mod watchkv;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use crate::config::QuerySettings;
 use crate::store::{Store, StoreError};
 
@@ -61,19 +59,7 @@ pub(crate) fn new_document() -> crate::model::Document {
     doc
 }
 
-/// Source of "now", injectable for tests.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+pub use crate::clock::{Clock, SystemClock};
 
 /// Everything a request needs: the store, the clock, the query limits.
 #[derive(Clone)]

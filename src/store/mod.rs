@@ -444,14 +444,17 @@ pub fn add_distinct(out: &mut Vec<serde_json::Value>, v: serde_json::Value) {
 }
 
 /// Open the configured backend.
-pub async fn open(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(
+    settings: &Settings,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<Arc<dyn Store>, StoreError> {
     match settings.storage.backend {
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(
             &settings.storage.sqlite,
             &settings.watch,
         )?)),
         Backend::Mongodb => Ok(Arc::new(
-            mongo::MongoStore::open(&settings.storage.mongodb, &settings.watch).await?,
+            mongo::MongoStore::open(&settings.storage.mongodb, &settings.watch, clock).await?,
         )),
     }
 }

@@ -19,6 +19,15 @@ use serde_json::Value;
 /// Environment variable naming the MongoDB test server.
 pub const MONGO_ENV: &str = "BCS_STORAGE_TEST_MONGODB_URI";
 
+/// A clock that always answers the same instant.
+pub struct FixedClock(pub chrono::DateTime<chrono::Utc>);
+
+impl bcs_storage::clock::Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
 /// Which backend a test store uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -26,11 +35,20 @@ pub enum Backend {
     Mongo,
 }
 
+/// Set to `required` (scripts/test.sh does, unless told to skip) to make
+/// every test that would run on MongoDB fail when no MongoDB is configured,
+/// instead of passing on SQLite alone.
+pub const MONGO_REQUIRED_ENV: &str = "BCS_STORAGE_TEST_MONGODB";
+
 /// The backends to test: SQLite always, MongoDB when configured.
 pub fn backends() -> Vec<Backend> {
     let mut b = vec![Backend::Sqlite];
     if std::env::var(MONGO_ENV).is_ok_and(|v| !v.is_empty()) {
         b.push(Backend::Mongo);
+    } else if std::env::var(MONGO_REQUIRED_ENV).is_ok_and(|v| v == "required") {
+        panic!(
+            "{MONGO_REQUIRED_ENV}=required but {MONGO_ENV} is not set: the MongoDB half cannot run"
+        );
     }
     b
 }
@@ -89,7 +107,9 @@ impl TestStore {
             }
             f(s);
         });
-        let store = store::open(&settings).await.expect("store opens");
+        let store = store::open(&settings, Arc::new(SystemClock))
+            .await
+            .expect("store opens");
         bcs_storage::domain::prepare(store.as_ref())
             .await
             .expect("query indexes");

@@ -679,7 +679,12 @@ async fn indexed_paths_use_their_index_and_still_match_arrays() {
         assert_eq!(names(s, &pods, by_host("10.0.0.9")).await, ["p4"]);
         // Reopened, the store still knows about the array.
         s.close().await;
-        let reopened = bcs_storage::store::open(&t.settings).await.expect("reopen");
+        let reopened = bcs_storage::store::open(
+            &t.settings,
+            std::sync::Arc::new(bcs_storage::clock::SystemClock),
+        )
+        .await
+        .expect("reopen");
         bcs_storage::domain::prepare(reopened.as_ref())
             .await
             .expect("indexes");
@@ -1122,7 +1127,8 @@ async fn event_lists_read_the_event_time_index_newest_first() {
 }
 
 /// MongoDB only: soft-deleted documents of every database are purged once
-/// their deletion is older than `purge_after_secs`, never live ones.
+/// their deletion is older than `purge_after_secs`, never live ones; the
+/// deletion is stamped with the store's clock, the one the purge uses.
 #[tokio::test]
 async fn mongo_purge_removes_old_deletions_in_every_database() {
     use bcs_storage::store::mongo::MongoStore;
@@ -1130,11 +1136,14 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
         return;
     }
     let store = TestStore::new(crate::common::Backend::Mongo).await;
-    let s = store.store.as_ref();
     let m = &store.settings.storage.mongodb;
-    let purger = MongoStore::open(m, &store.settings.watch)
+    // Deletions happen in 2020 by the store's clock: far from the wall clock.
+    let t0 = chrono::DateTime::from_timestamp(1_600_000_000, 0).expect("instant");
+    let clock = std::sync::Arc::new(crate::common::FixedClock(t0));
+    let purger = MongoStore::open(m, &store.settings.watch, clock)
         .await
         .expect("open");
+    let s = &purger;
     let spaces: Vec<Namespace> = Database::ALL
         .into_iter()
         .map(|database| Namespace {
@@ -1161,11 +1170,11 @@ async fn mongo_purge_removes_old_deletions_in_every_database() {
     };
     let dbs = Database::ALL.map(|db| bcs_storage::store::mongo::database_name(&m.databases, db));
     // Deleted just now: too young to purge.
-    assert_eq!(purger.purge(chrono::Utc::now()).await, 0);
+    assert_eq!(purger.purge(t0).await, 0);
     for db in dbs {
         assert_eq!(raw(db).await.expect("count"), 2, "{db}");
     }
-    let later = chrono::Utc::now() + chrono::Duration::seconds(m.purge_after_secs as i64 + 60);
+    let later = t0 + chrono::Duration::seconds(m.purge_after_secs as i64 + 60);
     assert_eq!(purger.purge(later).await, 7);
     for (db, ns) in dbs.into_iter().zip(&spaces) {
         assert_eq!(raw(db).await.expect("count"), 1, "{db}");
@@ -1308,9 +1317,12 @@ async fn mongo_feeds_see_writes_of_other_instances() {
         return;
     }
     let one = TestStore::new(crate::common::Backend::Mongo).await;
-    let other = bcs_storage::store::open(&one.settings)
-        .await
-        .expect("second instance");
+    let other = bcs_storage::store::open(
+        &one.settings,
+        std::sync::Arc::new(bcs_storage::clock::SystemClock),
+    )
+    .await
+    .expect("second instance");
     let pods = ns("Pod");
     let mut feed = other.changes(&pods, None).await.expect("feed");
     let put = |name: &str, v: i64| resource("c1", Some("n1"), name, json!({"v": v}), v);

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use actix_web::test;
 use bcs_storage::api::{HttpSettings, create_app};
-use bcs_storage::domain::{Clock, Service};
-use chrono::{DateTime, Utc};
+use bcs_storage::domain::Service;
+use chrono::DateTime;
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestApp, V1, V4, backends, cluster_base, extra, ns_base};
+use crate::common::{FixedClock, Reply, TestApp, V1, V4, backends, cluster_base, extra, ns_base};
 
 const PREFIXES: [&str; 2] = [V1, V4];
 
@@ -64,15 +64,6 @@ fn iso(ms: i64) -> String {
 fn is_object_id(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| s.len() == 24 && s.bytes().all(|c| c.is_ascii_hexdigit()))
-}
-
-/// A clock that always answers the same instant.
-struct FixedClock(DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
 }
 
 /// Sends a request through an app over `app`'s store whose clock reads

@@ -719,9 +719,13 @@ async fn a_delete_is_seen_even_after_the_purge() {
     }
     let app = TestApp::new(Backend::Mongo).await;
     let s = &app.store.settings;
-    let purger = MongoStore::open(&s.storage.mongodb, &s.watch)
-        .await
-        .expect("open");
+    let purger = MongoStore::open(
+        &s.storage.mongodb,
+        &s.watch,
+        std::sync::Arc::new(bcs_storage::clock::SystemClock),
+    )
+    .await
+    .expect("open");
     let mut live = app.watch(&pod_watch("C1"), "{}").await;
     put_pod(&app, "C1", "p1", 1).await;
     let added = next_event(&mut live).await;

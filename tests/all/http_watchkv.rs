@@ -59,6 +59,16 @@ async fn objects_round_trip_exactly_and_list_by_name() {
             .await;
         r.assert_ok();
         assert_eq!(r.data(), &json!([]), "{b:?}");
+        // A k8s namespace named `mesos` holding a type named `watch` stays
+        // in the k8s tree (its path contains `/mesos/watch/`).
+        let tricky = url(V4, "k8s", "mesos", "watch", Some("w"));
+        app.put_json(&tricky, &json!({"data": {"k8s": true}}))
+            .await
+            .assert_ok();
+        assert_eq!(app.get(&tricky).await.data(), &json!({"k8s": true}));
+        app.get(&url(V4, "mesos", "mesos", "watch", Some("w")))
+            .await
+            .assert_err(404, 1_405_087, "not exist");
         // DELETE is idempotent.
         for _ in 0..2 {
             app.delete(&url(V4, "k8s", "ns1", "exportservice", Some("s1")))

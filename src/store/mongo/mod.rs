@@ -72,6 +72,8 @@ pub struct MongoStore {
     /// The unique indexes of [`Store::insert_once`] per (database,
     /// collection, index name): whether the index could be made.
     once: Mutex<HashMap<(String, String, String), bool>>,
+    /// Stamps deletions (`updateTime` of a soft delete) and times purges.
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// The configured MongoDB database of a logical database.
@@ -276,6 +278,7 @@ impl MongoStore {
     pub async fn open(
         settings: &MongoSettings,
         _watch: &crate::config::WatchSettings,
+        clock: Arc<dyn crate::clock::Clock>,
     ) -> Result<MongoStore, StoreError> {
         let mut opts = ClientOptions::parse(&settings.uri)
             .await
@@ -312,9 +315,16 @@ impl MongoStore {
             secondary: Mutex::new(HashMap::new()),
             purger: Mutex::new(None),
             once: Mutex::new(HashMap::new()),
+            clock,
         };
         store.start_purger();
         Ok(store)
+    }
+
+    /// The `updateTime` of a soft delete: the purge compares it with its
+    /// own clock.
+    fn deletion_stamp(&self) -> bson::DateTime {
+        bson::DateTime::from_millis(self.clock.now().timestamp_millis())
     }
 
     fn db_name(&self, db: Database) -> &str {
@@ -741,13 +751,14 @@ impl MongoStore {
     fn start_purger(&self) {
         let client = self.client.clone();
         let settings = self.settings.clone();
+        let clock = self.clock.clone();
         let every = Duration::from_secs(settings.purge_interval_secs.max(1));
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                purge_once(&client, &settings, chrono::Utc::now()).await;
+                purge_once(&client, &settings, clock.now()).await;
             }
         });
         if let Ok(mut p) = self.purger.lock() {
@@ -849,7 +860,7 @@ impl Store for MongoStore {
         let r = coll
             .update_one(
                 guarded,
-                doc! { "$set": { DELETED_FLAG: true, "updateTime": bson::DateTime::now() } },
+                doc! { "$set": { DELETED_FLAG: true, "updateTime": self.deletion_stamp() } },
             )
             .await
             .map_err(classify)?;
@@ -1223,7 +1234,7 @@ impl Store for MongoStore {
     }
 
     async fn delete_many(&self, ns: &Namespace, filter: &Filter) -> Result<u64, StoreError> {
-        let now = bson::DateTime::now();
+        let now = self.deletion_stamp();
         let r = self
             .collection(ns)
             .update_many(
