@@ -20,6 +20,22 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub watch: WatchSettings,
     pub storage: StorageSettings,
+    pub auth: AuthSettings,
+}
+
+/// `[auth]`: bearer tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The tokens file; empty turns authentication off.
+    pub tokens_file: PathBuf,
+}
+
+impl AuthSettings {
+    /// The tokens file, when authentication is on.
+    pub fn tokens_file(&self) -> Option<&std::path::Path> {
+        (!self.tokens_file.as_os_str().is_empty()).then_some(self.tokens_file.as_path())
+    }
 }
 
 /// `[watch]`: the streaming watch routes.

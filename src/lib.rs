@@ -5,6 +5,7 @@
 //! `model` (backend-neutral types) and `store` (SQLite, MongoDB).
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -25,6 +25,27 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve,
+    /// Manage the bearer tokens of `auth.tokens_file`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new random token, print it once and append its SHA-256 (never
+    /// the token) to the tokens file, which the server reads again by itself.
+    Add {
+        /// Who the token is for (shown in the log when it is refused).
+        name: String,
+        /// read: GET, lists, watches, query POSTs; write: plus writes and
+        /// deletes; admin: plus cluster clean, batch deletes across
+        /// namespaces and custom-resource index changes.
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        scope: String,
+        /// The tokens file (default: auth.tokens_file of the configuration).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +58,28 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Token(TokenCommand::Add { name, scope, file }) => {
+            let Some(path) = file.or_else(|| settings.auth.tokens_file().map(PathBuf::from)) else {
+                eprintln!("bcs-storage: no tokens file: give --file or set auth.tokens_file");
+                return ExitCode::from(2);
+            };
+            let scope = scope.parse().expect("clap checked the scope");
+            match bcs_storage::auth::add_token(&path, &name, scope) {
+                Ok(token) => {
+                    println!("{token}");
+                    eprintln!(
+                        "bcs-storage: token {name:?} ({}) added to {}; it is shown only this once",
+                        scope.as_str(),
+                        path.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("bcs-storage: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve => {
             bcs_storage::server::init_logging(settings.log.format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -30,6 +30,16 @@ pub fn init_logging(format: LogFormat) {
 
 /// Opens the store and serves until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), String> {
+    // Read before anything opens: a bad tokens file stops start-up at once.
+    let tokens = match settings.auth.tokens_file() {
+        Some(path) => Some(Arc::new(crate::auth::Tokens::load(path)?)),
+        None => {
+            if !settings.server.listen.ip().is_loopback() {
+                tracing::warn!(listen = %settings.server.listen, "authentication is off (auth.tokens_file is empty) on an address other machines can reach: anyone who reaches it can read and delete every cluster's data");
+            }
+            None
+        }
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = store::open(&settings, clock.clone())
         .await
@@ -91,9 +101,19 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             }
         })
     };
+    let reloader = tokens.clone().map(|t| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                t.reload_if_changed();
+            }
+        })
+    });
     let http = HttpSettings {
         max_body_bytes: settings.server.max_body_bytes,
         always_http_200: settings.server.always_http_200,
+        tokens,
     };
     let mut server = HttpServer::new(move || create_app(svc.clone(), http.clone()))
         .disable_signals()
@@ -127,6 +147,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     handle.stop(true).await;
     let _ = serving.await;
     backfill.abort();
+    if let Some(r) = reloader {
+        r.abort();
+    }
     cleaner.abort();
     store.close().await;
     tracing::info!("stopped");

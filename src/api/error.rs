@@ -38,6 +38,10 @@ pub enum ErrorKind {
     /// 1405095: a concurrent write conflicted; retry.
     Conflict,
     ListRefused,
+    /// 1405097: no token, or one the service does not know.
+    Unauthorized,
+    /// 1405098: the token's scope does not allow this request.
+    Forbidden,
     /// 1405096: the watch's resourceVersion is older than the retained
     /// history; list again and watch from the list's state.
     Gone,
@@ -62,6 +66,8 @@ impl ErrorKind {
             ErrorKind::Conflict => (1_405_095, StatusCode::CONFLICT),
             ErrorKind::ListRefused => (1_405_085, StatusCode::BAD_REQUEST),
             ErrorKind::Gone => (1_405_096, StatusCode::GONE),
+            ErrorKind::Unauthorized => (1_405_097, StatusCode::UNAUTHORIZED),
+            ErrorKind::Forbidden => (1_405_098, StatusCode::FORBIDDEN),
         }
     }
 }

@@ -29,8 +29,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Whether a path is one of the export's.
+pub(crate) fn is_export_path(path: &str) -> bool {
+    path.starts_with("/v1/export/")
+}
+
 /// A grpc-gateway error body (`RuntimeError`).
-fn failure(status: StatusCode, grpc: i32, message: &str) -> HttpResponse {
+pub(crate) fn failure(status: StatusCode, grpc: i32, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(

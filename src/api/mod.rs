@@ -2,6 +2,7 @@
 //! the wire, call one domain function and render; no business rules here.
 
 mod alarms;
+mod auth;
 mod cluster_config;
 mod custom;
 mod dynamic;
@@ -35,6 +36,8 @@ pub const PREFIXES: [&str; 2] = ["/bcsstorage/v1", "/bcsapi/v4/storage"];
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub always_http_200: bool,
+    /// The accepted tokens; `None` when authentication is off.
+    pub tokens: Option<std::sync::Arc<crate::auth::Tokens>>,
 }
 
 /// Builds the application: used by `main` and by every HTTP test.
@@ -51,12 +54,17 @@ pub fn create_app(
     >,
 > {
     let always_200 = http.always_http_200;
+    let tokens = http.tokens.clone();
     let mut app = App::new()
         .app_data(web::Data::new(svc))
         .app_data(web::Data::new(http))
         .wrap(from_fn(trim_trailing_slash))
         .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
             status_policy(req, next, always_200)
+        }))
+        // Refusals keep their 401/403 whatever `always_http_200` says.
+        .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
+            auth::check(req, next, tokens.clone())
         }))
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure)
@@ -117,7 +125,7 @@ async fn status_policy(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let probe = matches!(req.path(), "/healthz" | "/readyz")
         || kube::is_kube_path(req.path())
-        || req.path().starts_with("/v1/export/");
+        || export::is_export_path(req.path());
     let mut res = next.call(req).await?;
     if always_200 && !probe && res.status() != StatusCode::OK {
         *res.response_mut().status_mut() = StatusCode::OK;

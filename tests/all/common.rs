@@ -252,6 +252,7 @@ impl TestApp {
         let http = HttpSettings {
             max_body_bytes: store.settings.server.max_body_bytes,
             always_http_200: store.settings.server.always_http_200,
+            tokens: None,
         };
         let app = test::init_service(create_app(store.service(), http)).await;
         TestApp {

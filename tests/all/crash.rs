@@ -35,15 +35,31 @@ fn start(dir: &std::path::Path) -> Server {
 }
 
 pub(crate) fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    start_logged(dir, env, None)
+}
+
+/// As [`start_with`], logging at `info` into `log` when given.
+pub(crate) fn start_logged(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    log: Option<&std::path::Path>,
+) -> Server {
     let port = free_port();
+    let (out, level) = match log {
+        Some(path) => (
+            Stdio::from(std::fs::File::create(path).expect("log file")),
+            "info",
+        ),
+        None => (Stdio::null(), "error"),
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
         .arg("serve")
         .envs(env.iter().copied())
         .env("BCS_STORAGE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("BCS_STORAGE__STORAGE__SQLITE__PATH", dir)
         .env("BCS_STORAGE__STORAGE__SQLITE__SYNCHRONOUS", "full")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", level)
+        .stdout(out)
         .stderr(Stdio::null())
         .spawn()
         .expect("server starts");
@@ -65,12 +81,27 @@ pub(crate) fn request(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    request_with(port, method, path, &[], body)
+}
+
+/// [`request`] with extra request headers.
+pub(crate) fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut reader = BufReader::new(s);

@@ -81,6 +81,7 @@ async fn send_at(app: &TestApp, at_ms: i64, method: &str, uri: &str, body: &[u8]
     let http = HttpSettings {
         max_body_bytes: app.store.settings.server.max_body_bytes,
         always_http_200: false,
+        tokens: None,
     };
     let srv = test::init_service(create_app(svc, http)).await;
     let req = test::TestRequest::default()

@@ -1003,3 +1003,59 @@ fn the_python_client_relists_after_a_410() {
     assert_eq!(v["relisted"], 31);
     assert_eq!(v["events"], json!([["ADDED", "after-410"]]));
 }
+
+/// The Python client's bearer token (`api_key`) is checked against the
+/// tokens file: anonymous and unknown callers get 401 `Unauthorized`, a
+/// read token lists but gets 403 `Forbidden` on a patch, a write token
+/// patches. (kubectl sends no token over plain HTTP, so it is not used here.)
+#[test]
+fn the_python_client_sends_its_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tokens.toml");
+    let token = |name: &str, scope: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
+            .args(["token", "add", name, "--scope", scope, "--file"])
+            .arg(&file)
+            .output()
+            .expect("token add runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (reader, writer) = (token("console", "read"), token("agent", "write"));
+    let srv = server(
+        Backend::Sqlite,
+        &dir.path().join("data"),
+        &[(
+            "BCS_STORAGE__AUTH__TOKENS_FILE",
+            file.to_str().expect("path"),
+        )],
+    );
+    let body = json!({"data": {"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-1", "namespace": "default"}, "status": {"phase": "Running"}}});
+    let (status, reply) = crate::crash::request_with(
+        srv.port,
+        "PUT",
+        &format!("{BCS}/C1/namespaces/default/Pod/web-1"),
+        &[("Authorization", &format!("Bearer {writer}"))],
+        Some(&body.to_string()),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{reply}");
+    let view = format!("http://127.0.0.1:{}/clusters/C1", srv.port);
+    let out = py(
+        &view,
+        "",
+        "auth",
+        Some(&format!("{view} {reader} {writer}")),
+    );
+    let refused = |code: u16, reason: &str| json!([code, reason]);
+    assert_eq!(
+        out,
+        json!({
+            "anonymous": {"list": refused(401, "Unauthorized"), "patch": refused(401, "Unauthorized")},
+            "wrong": {"list": refused(401, "Unauthorized"), "patch": refused(401, "Unauthorized")},
+            "reader": {"list": ["default/web-1"], "patch": refused(403, "Forbidden")},
+            "writer": {"list": ["default/web-1"], "patch": "ok"},
+        })
+    );
+}

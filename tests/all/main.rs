@@ -1,5 +1,6 @@
 //! All integration tests, as modules of one binary (one link, shared helpers).
 
+mod auth;
 mod common;
 mod conformance;
 mod crash;

@@ -19,9 +19,12 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 
-def api(server):
+def api(server, token=None):
     cfg = client.Configuration()
     cfg.host = server
+    if token:
+        cfg.api_key = {"authorization": token}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
     return client.CoreV1Api(client.ApiClient(cfg))
 
 
@@ -189,12 +192,34 @@ def scenario_write(v1, _bcs_base, _arg):
     return out
 
 
+def scenario_auth(_v1, _bcs_base, arg):
+    """ARG is "SERVER READ_TOKEN WRITE_TOKEN": what each caller may do."""
+    server, reader, writer = arg.split(" ")
+    out = {}
+    patch = {"metadata": {"labels": {"tier": "front"}}}
+    for who, token in [("anonymous", None), ("wrong", "bcs_0"), ("reader", reader),
+                       ("writer", writer)]:
+        v1 = api(server, token)
+        seen = {}
+        try:
+            seen["list"] = names(v1.list_namespaced_pod("default"))
+        except ApiException as e:
+            seen["list"] = [e.status, json.loads(e.body)["reason"]]
+        try:
+            v1.patch_namespaced_pod("web-1", "default", patch)
+            seen["patch"] = "ok"
+        except ApiException as e:
+            seen["patch"] = [e.status, json.loads(e.body)["reason"]]
+        out[who] = seen
+    return out
+
+
 def main():
     server, bcs_base, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     arg = sys.argv[4] if len(sys.argv) > 4 else None
     v1 = api(server)
     fn = {"list": scenario_list, "watch": scenario_watch, "expired": scenario_expired,
-          "write": scenario_write}[scenario]
+          "write": scenario_write, "auth": scenario_auth}[scenario]
     print(json.dumps(fn(v1, bcs_base, arg)))
 
 
