@@ -53,6 +53,9 @@ pub struct WatchSettings {
     /// newline: writing is how a client that left is noticed (within two
     /// intervals), and it keeps proxies from closing idle streams.
     pub heartbeat_ms: u64,
+    /// Most watch streams open at once (bcs and Kubernetes watches); past
+    /// it a watch is refused with 503 and `Retry-After`.
+    pub max_open: usize,
 }
 
 /// `[retention]`: the background cleaner of events and alarms.
@@ -344,6 +347,9 @@ impl Settings {
         }
         if self.watch.buffer_changes == 0 {
             return bad("watch.buffer_changes", "must be at least 1");
+        }
+        if self.watch.max_open == 0 {
+            return bad("watch.max_open", "must be at least 1");
         }
         if self.watch.heartbeat_ms == 0 {
             return bad("watch.heartbeat_ms", "must be at least 1");

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod model;
 pub mod server;
 pub mod store;

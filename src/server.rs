@@ -87,13 +87,23 @@ pub async fn run(settings: Settings) -> Result<(), String> {
                 match crate::domain::retention::run_once(store.as_ref(), &retention, clock.now())
                     .await
                 {
-                    Ok(r) => tracing::info!(
-                        events = r.events,
-                        expired_alarms = r.expired_alarms,
-                        capped_alarms = r.capped_alarms,
-                        ms = started.elapsed().as_millis() as u64,
-                        "retention cleaner ran"
-                    ),
+                    Ok(r) => {
+                        let removed = &crate::metrics::global().retention_removed;
+                        removed.with_label_values(&["events"]).inc_by(r.events);
+                        removed
+                            .with_label_values(&["expired_alarms"])
+                            .inc_by(r.expired_alarms);
+                        removed
+                            .with_label_values(&["capped_alarms"])
+                            .inc_by(r.capped_alarms);
+                        tracing::info!(
+                            events = r.events,
+                            expired_alarms = r.expired_alarms,
+                            capped_alarms = r.capped_alarms,
+                            ms = started.elapsed().as_millis() as u64,
+                            "retention cleaner ran"
+                        )
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "retention cleaner failed; next run at the next interval")
                     }

@@ -33,6 +33,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// The route pattern of a dynamic path (the metrics' `handler` label), if
+/// it is one: `{prefix}/{env}/dynamic/namespace_resources/clusters/{clusterId}/...`.
+pub(crate) fn pattern_of(path: &str) -> Option<String> {
+    let (prefix, rest) = super::PREFIXES
+        .iter()
+        .find_map(|p| Some((*p, path.strip_prefix(p)?)))?;
+    let (env, rest) = ["/k8s/dynamic", "/mesos/dynamic"]
+        .into_iter()
+        .find_map(|e| Some((e, rest.strip_prefix(e)?)))?;
+    let (route, p) = match_route(rest)?;
+    let shape = match (
+        route,
+        p.namespace.is_some(),
+        rest.starts_with("/all_resources/"),
+    ) {
+        (_, _, true) => "all_resources/clusters/{clusterId}/{resourceType}",
+        (Route::One, true, _) => {
+            "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}"
+        }
+        (Route::List, true, _) => {
+            "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}"
+        }
+        (Route::One, false, _) => {
+            "cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}"
+        }
+        (Route::List, false, _) => "cluster_resources/clusters/{clusterId}/{resourceType}",
+    };
+    Some(format!("{prefix}{env}/{shape}"))
+}
+
 /// One resource (GET, PUT, DELETE) or a list (GET, batch DELETE).
 #[derive(Debug, PartialEq)]
 enum Route {

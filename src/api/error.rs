@@ -42,6 +42,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// 1405098: the token's scope does not allow this request.
     Forbidden,
+    /// 1405099: the service is at one of its configured limits (open
+    /// watches); retry later.
+    Overloaded,
     /// 1405096: the watch's resourceVersion is older than the retained
     /// history; list again and watch from the list's state.
     Gone,
@@ -68,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Gone => (1_405_096, StatusCode::GONE),
             ErrorKind::Unauthorized => (1_405_097, StatusCode::UNAUTHORIZED),
             ErrorKind::Forbidden => (1_405_098, StatusCode::FORBIDDEN),
+            ErrorKind::Overloaded => (1_405_099, StatusCode::SERVICE_UNAVAILABLE),
         }
     }
 }
@@ -120,6 +124,7 @@ impl ApiError {
                 ErrorKind::ListRefused,
                 format!("invalid parameter {name}: {why}"),
             ),
+            DomainError::Overloaded(why) => ApiError::new(ErrorKind::Overloaded, why),
             DomainError::Store(se) => Self::from_store(op, se),
         };
         err.data_is_list = op == Op::List;

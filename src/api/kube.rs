@@ -57,9 +57,13 @@ const AGGREGATED_V2BETA1: &str =
 
 /// A `Status` reply.
 pub fn status_reply(s: &Status) -> HttpResponse {
-    HttpResponse::build(StatusCode::from_u16(s.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .content_type(JSON)
-        .body(s.to_json().to_string())
+    let mut reply = HttpResponse::build(
+        StatusCode::from_u16(s.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    if s.code == 503 {
+        reply.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+    }
+    reply.content_type(JSON).body(s.to_json().to_string())
 }
 
 /// The media types of an Accept header, each as (type, params) in order.

@@ -13,6 +13,7 @@ mod export;
 mod health;
 mod host;
 pub mod kube;
+mod measure;
 mod metric;
 mod query;
 mod watch;
@@ -66,8 +67,10 @@ pub fn create_app(
         .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
             auth::check(req, next, tokens.clone())
         }))
+        .wrap(from_fn(measure::measure))
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure)
+        .configure(measure::configure)
         .configure(kube::configure)
         .configure(export::configure);
     for prefix in PREFIXES {

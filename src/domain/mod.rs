@@ -92,6 +92,9 @@ pub enum DomainError {
     /// Something else the request names does not exist; says what.
     #[error("{0}")]
     Missing(String),
+    /// The service is at a limit it was configured with; retry later.
+    #[error("{0}")]
+    Overloaded(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -85,6 +85,8 @@ impl WatchOptions {
 pub struct Target {
     ns: Namespace,
     equal: Vec<(&'static str, String)>,
+    /// The route followed (the metrics' `handler` label).
+    handler: &'static str,
 }
 
 impl Target {
@@ -105,12 +107,15 @@ impl Target {
         Ok(Target {
             ns: path.namespace(),
             equal,
+            handler: "/dynamic/watch/{clusterId}/{resourceType}",
         })
     }
 
     /// `/dynamic/watch/containers/{clusterId}`: collection `ContainerInfo`.
     pub fn containers(cluster_id: &str) -> Result<Target, DomainError> {
-        Self::dynamic(cluster_id, "ContainerInfo")
+        let mut t = Self::dynamic(cluster_id, "ContainerInfo")?;
+        t.handler = "/dynamic/watch/containers/{clusterId}";
+        Ok(t)
     }
 
     /// `/events/watch?clusterId=`: the cluster's event collection.
@@ -122,6 +127,7 @@ impl Target {
         Ok(Target {
             ns: super::events::namespace_of(cluster_id),
             equal: Vec::new(),
+            handler: "/events/watch",
         })
     }
 
@@ -131,6 +137,7 @@ impl Target {
         Ok(Target {
             ns: super::metric::namespace_of(cluster_id)?,
             equal: vec![("type", metric_type.to_owned())],
+            handler: "/metric/watch/{clusterId}/{type}",
         })
     }
 
@@ -190,19 +197,37 @@ impl WatchHub {
     }
 }
 
-/// Counts a stream as open while it lives.
-pub(crate) struct Active(Arc<WatchHub>);
+/// Counts a stream as open while it lives (in the hub, and in
+/// `bkbcs_storage_watch_request_total_num{handler,table}`).
+pub(crate) struct Active(Arc<WatchHub>, prometheus::IntGauge);
 
 impl Active {
-    pub(crate) fn new(hub: &Arc<WatchHub>) -> Active {
-        hub.active.fetch_add(1, Ordering::SeqCst);
-        Active(hub.clone())
+    /// A new open stream of `handler` (the kind of watch) on `table`, unless
+    /// `watch.max_open` streams are open already.
+    pub(crate) fn open(
+        hub: &Arc<WatchHub>,
+        handler: &str,
+        table: &str,
+    ) -> Result<Active, DomainError> {
+        let max = hub.settings.max_open;
+        if hub.active.fetch_add(1, Ordering::SeqCst) >= max {
+            hub.active.fetch_sub(1, Ordering::SeqCst);
+            return Err(DomainError::Overloaded(format!(
+                "{max} watch streams are open, as many as watch.max_open allows; retry later"
+            )));
+        }
+        let gauge = crate::metrics::global()
+            .watches
+            .with_label_values(&[handler, table]);
+        gauge.inc();
+        Ok(Active(hub.clone(), gauge))
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.1.dec();
     }
 }
 
@@ -222,7 +247,7 @@ pub async fn open(
     opts: WatchOptions,
 ) -> Result<BoxStream<'static, Bytes>, DomainError> {
     let hub = svc.watch.clone();
-    let active = Active::new(&hub);
+    let active = Active::open(&hub, target.handler, &target.ns.collection)?;
     let feed = svc
         .store
         .changes(&target.ns, opts.resource_version.as_deref())

@@ -1,6 +1,7 @@
 //! The storage trait every backend implements, its error categories, and
 //! `open`, which picks the backend named by the configuration.
 
+pub mod metered;
 pub mod mongo;
 pub mod sqlite;
 
@@ -448,13 +449,14 @@ pub async fn open(
     settings: &Settings,
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    match settings.storage.backend {
-        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(
+    let inner: Arc<dyn Store> = match settings.storage.backend {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::open(
             &settings.storage.sqlite,
             &settings.watch,
-        )?)),
-        Backend::Mongodb => Ok(Arc::new(
+        )?),
+        Backend::Mongodb => Arc::new(
             mongo::MongoStore::open(&settings.storage.mongodb, &settings.watch, clock).await?,
-        )),
-    }
+        ),
+    };
+    Ok(Arc::new(metered::Metered::new(inner)))
 }

@@ -15,6 +15,7 @@ mod http_export;
 mod http_host;
 mod http_kube;
 mod http_metric;
+mod http_ops;
 mod http_query;
 mod http_watch;
 mod http_watchkv;

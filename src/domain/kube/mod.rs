@@ -158,6 +158,12 @@ impl From<DomainError> for Status {
                 message: what,
                 details: None,
             },
+            DomainError::Overloaded(why) => Status {
+                code: 503,
+                reason: "ServiceUnavailable",
+                message: why,
+                details: None,
+            },
             other => Status::bad_request(other.to_string()),
         }
     }

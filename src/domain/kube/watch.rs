@@ -54,7 +54,7 @@ pub async fn open(
 ) -> Result<BoxStream<'static, Bytes>, Status> {
     let ns = namespace_of(&res.kind);
     let hub = svc.watch.clone();
-    let active = Active::new(&hub);
+    let active = Active::open(&hub, "kubernetes watch", &ns.collection)?;
     let res = Arc::new(res);
     let versions = svc.store.versions();
     // An object's resourceVersion names the point to watch from.

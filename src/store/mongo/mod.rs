@@ -303,6 +303,17 @@ impl MongoStore {
                 .build(),
         );
         let mut watch_opts = opts.clone();
+        // Connections in use, for /metrics (change streams have their own
+        // pool and are counted as open watches instead).
+        opts.cmap_event_handler = Some(mongodb::event::EventHandler::callback(|ev| {
+            use mongodb::event::cmap::CmapEvent;
+            let in_use = &crate::metrics::global().mongo_pool_in_use;
+            match ev {
+                CmapEvent::ConnectionCheckedOut(_) => in_use.inc(),
+                CmapEvent::ConnectionCheckedIn(_) => in_use.dec(),
+                _ => {}
+            }
+        }));
         watch_opts.app_name = Some("bcs-storage-watch".into());
         watch_opts.min_pool_size = Some(0);
         let client = Client::with_options(opts).map_err(classify)?;

@@ -180,6 +180,9 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>, cfg: WriterCon
                 Err(_) => break,
             }
         }
+        let metrics = crate::metrics::global();
+        metrics.sqlite_queue.set(rx.len() as i64);
+        metrics.sqlite_batch.observe(batch.len() as f64);
         let rev_before = rev;
         let known_before = known_ns.clone();
         let outcome = commit_batch(&mut conn, &mut batch, &mut rev, &mut known_ns, &cfg.indexes);
