@@ -111,6 +111,8 @@ pub struct QuerySettings {
     pub default_limit: u64,
     /// Largest allowed `limit`.
     pub max_limit: u64,
+    /// Most clusters one event query may name.
+    pub max_clusters: usize,
     /// Zone of date-times written without one (`2017-09-13 19:40:30`), in
     /// query parameters and in stored documents: `UTC` or an offset `+08:00`.
     pub time_zone: TimeZone,
@@ -335,6 +337,9 @@ impl Settings {
         }
         if self.query.max_limit < self.query.default_limit {
             return bad("query.max_limit", "must not be below query.default_limit");
+        }
+        if self.query.max_clusters == 0 {
+            return bad("query.max_clusters", "must be at least 1");
         }
         if self.server.max_body_bytes < 1024 {
             return bad("server.max_body_bytes", "must be at least 1024");

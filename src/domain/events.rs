@@ -197,6 +197,35 @@ pub fn cluster_query(cluster_id: &str, filter: &Filter, limit: u64) -> (Namespac
     (namespace_of(cluster_id), q)
 }
 
+/// One cluster's events being merged: the next chunk is read when the
+/// buffer runs out.
+struct Cursor {
+    ns: Namespace,
+    q: Query,
+    buf: std::collections::VecDeque<Document>,
+    done: bool,
+}
+
+/// The most events read from one cluster at a time.
+const MAX_CHUNK: u64 = 512;
+
+impl Cursor {
+    async fn refill(&mut self, svc: &Service) -> Result<(), DomainError> {
+        let chunk = self.q.limit.unwrap_or(MAX_CHUNK);
+        let docs: Vec<Document> = svc
+            .store
+            .find(&self.ns, &self.q)
+            .await?
+            .try_collect()
+            .await?;
+        self.done = (docs.len() as u64) < chunk;
+        self.q.skip += docs.len() as u64;
+        self.q.limit = Some(chunk.saturating_mul(2).min(MAX_CHUNK));
+        self.buf.extend(docs);
+        Ok(())
+    }
+}
+
 /// GET / POST: events of the requested clusters, newest first.
 pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainError> {
     let clusters: Vec<String> = match raw.single("clusterId")? {
@@ -274,27 +303,71 @@ pub async fn list(svc: &Service, raw: &RawParams) -> Result<EventPage, DomainErr
             offset,
         });
     }
-    // Several clusters: each one's newest `offset + limit`, merged by
-    // eventTime.
+    // Several clusters: merged newest first (ties: the clusters in the
+    // order asked, then `_id`), reading each cluster in chunks so that memory
+    // holds at most a chunk per cluster, whatever `offset` is.
+    if clusters.len() > svc.limits.max_clusters {
+        return Err(DomainError::param(
+            "clusterId",
+            format!(
+                "names {} clusters; at most {} (query.max_clusters) at once",
+                clusters.len(),
+                svc.limits.max_clusters
+            ),
+        ));
+    }
+    // A cluster's share of a balanced merge first; a cluster read again
+    // (it holds more of the newest) reads twice as much each time.
+    let first_chunk = offset
+        .saturating_add(limit)
+        .div_ceil(clusters.len() as u64)
+        .saturating_add(1)
+        .min(MAX_CHUNK);
     let mut total = 0;
-    let mut merged: Vec<(i64, usize, usize, Document)> = Vec::new();
-    for (ci, c) in clusters.iter().enumerate() {
-        let (ns, q) = cluster_query(c, &filter, offset.saturating_add(limit));
+    let mut cursors = Vec::with_capacity(clusters.len());
+    for c in &clusters {
+        let (ns, mut q) = cluster_query(c, &filter, first_chunk);
+        q.sort = Sort::Fields(vec![
+            ("eventTime".into(), Direction::Desc),
+            ("_id".into(), Direction::Asc),
+        ]);
         ensure_indexes(svc, &ns).await?;
         total += svc.store.count(&ns, &q.filter).await?;
-        let docs: Vec<Document> = svc.store.find(&ns, &q).await?.try_collect().await?;
-        for (i, d) in docs.into_iter().enumerate() {
-            let t = d.get("eventTime").and_then(instant_of).unwrap_or(i64::MIN);
-            merged.push((t, ci, i, d));
+        cursors.push(Cursor {
+            ns,
+            q,
+            buf: std::collections::VecDeque::new(),
+            done: false,
+        });
+    }
+    let mut picked = Vec::new();
+    let mut skipped = 0u64;
+    while (picked.len() as u64) < limit {
+        // The newest head of every cluster (the first cluster wins ties).
+        let mut best: Option<(i64, usize)> = None;
+        for (ci, cur) in cursors.iter_mut().enumerate() {
+            if cur.buf.is_empty() && !cur.done {
+                cur.refill(svc).await?;
+            }
+            if let Some(d) = cur.buf.front() {
+                let t = d.get("eventTime").and_then(instant_of).unwrap_or(i64::MIN);
+                if best.is_none_or(|(bt, _)| t > bt) {
+                    best = Some((t, ci));
+                }
+            }
+        }
+        let Some((_, ci)) = best else { break };
+        let Some(d) = cursors[ci].buf.pop_front() else {
+            break;
+        };
+        if skipped < offset {
+            skipped += 1;
+        } else {
+            picked.push(d);
         }
     }
-    merged.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut items = Vec::new();
-    for (_, _, _, d) in merged
-        .into_iter()
-        .skip(offset.min(usize::MAX as u64) as usize)
-        .take(limit.min(usize::MAX as u64) as usize)
-    {
+    for d in picked {
         let shown = match &projection {
             Some(p) => p.apply(&d),
             None => d,

@@ -444,6 +444,7 @@ mod tests {
         QuerySettings {
             default_limit: 3000,
             max_limit: 50000,
+            max_clusters: 500,
             time_zone: crate::config::TimeZone::default(),
         }
     }

@@ -684,6 +684,7 @@ mod tests {
         QuerySettings {
             default_limit: 3000,
             max_limit: 50000,
+            max_clusters: 500,
             time_zone: TimeZone::default(),
         }
     }

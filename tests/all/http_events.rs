@@ -376,3 +376,53 @@ async fn a_go_natural_key_index_on_three_keys_is_replaced() {
         [bson::doc! {"clusterId": 1, "namespace": 1, "resourceType": 1, "resourceName": 1}]
     );
 }
+
+/// Pages over several clusters are slices of one list, newest first (ties:
+/// the clusters in the order asked), however the clusters' chunks fall;
+/// more clusters than `query.max_clusters` is a 400.
+#[actix_web::test]
+async fn multi_cluster_pages_slice_one_merged_list() {
+    for b in backends() {
+        let app = TestApp::with_settings(b, |s| s.query.max_clusters = 3).await;
+        // 18 events; times interleave and tie across clusters, and MA holds
+        // the newest ten (read in several chunks).
+        let mut all: Vec<(i64, usize, String)> = Vec::new();
+        for (ci, c, n) in [(0, "MA", 10), (1, "MB", 4), (2, "MC", 4)] {
+            for i in 0..n {
+                let t = if c == "MA" {
+                    1_700_000_100 + i
+                } else {
+                    1_700_000_000 + i * 3 + (ci as i64 % 2)
+                };
+                let id = format!("{c}-{i}");
+                put_event(&app, event(c, &id, t, "Pod", "Normal", "ns", "1")).await;
+                all.push((t, ci, id));
+            }
+        }
+        all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let ordered: Vec<String> = all.into_iter().map(|(_, _, id)| id).collect();
+        for (offset, length) in [
+            (0, 18),
+            (0, 4),
+            (0, 12),
+            (4, 5),
+            (9, 4),
+            (11, 7),
+            (16, 5),
+            (18, 3),
+        ] {
+            let r = app
+                .get(&format!(
+                    "{V4}/events?clusterId=MA,MB,MC&offset={offset}&length={length}"
+                ))
+                .await;
+            r.assert_ok();
+            let want: Vec<String> = ordered.iter().skip(offset).take(length).cloned().collect();
+            assert_eq!(ids(r.data()), want, "{b:?} offset {offset} length {length}");
+            assert_eq!(r.body["total"], 18, "{b:?}");
+        }
+        app.get(&format!("{V4}/events?clusterId=MA,MB,MC,MD"))
+            .await
+            .assert_err(400, 1_405_090, "query.max_clusters");
+    }
+}
