@@ -86,6 +86,11 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Grace period on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds between the start of a shutdown (when `/readyz` turns
+    /// 503) and the end of accepting requests.
+    pub shutdown_drain_ms: u64,
+    /// Longest wait for the reply of a request that does not stream.
+    pub request_timeout_secs: u64,
 }
 
 /// `[log]`
@@ -337,6 +342,15 @@ impl Settings {
         }
         if self.query.max_limit < self.query.default_limit {
             return bad("query.max_limit", "must not be below query.default_limit");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return bad("server.request_timeout_secs", "must be at least 1");
+        }
+        if self.server.shutdown_drain_ms / 1000 >= self.server.shutdown_timeout_secs.max(1) {
+            return bad(
+                "server.shutdown_drain_ms",
+                "must be shorter than server.shutdown_timeout_secs",
+            );
         }
         if self.query.max_clusters == 0 {
             return bad("query.max_clusters", "must be at least 1");

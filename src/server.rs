@@ -124,10 +124,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         max_body_bytes: settings.server.max_body_bytes,
         always_http_200: settings.server.always_http_200,
         tokens,
+        request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
     };
     let mut server = HttpServer::new(move || create_app(svc.clone(), http.clone()))
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // A client has this long to send its request head (slow senders
+        // hold no worker: connections are polled, not threads).
+        .client_request_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(75))
         // Streamed replies end with a small write (a list's tail, a watch
         // frame): with Nagle's algorithm it waits for the client's delayed
@@ -150,12 +154,27 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(listen = %settings.server.listen, backend = store.name(), "bcs-storage serving");
     let serving = tokio::spawn(server);
     wait_for_signal().await;
-    tracing::info!(open_watches = watches.active(), "shutting down");
+    let budget = Duration::from_secs(settings.server.shutdown_timeout_secs);
+    let deadline = tokio::time::Instant::now() + budget;
+    tracing::info!(
+        open_watches = watches.active(),
+        "shutting down: /readyz answers 503"
+    );
+    watches.drain();
+    tokio::time::sleep(Duration::from_millis(settings.server.shutdown_drain_ms)).await;
     // Open watch streams end first (with the break event), so that the
-    // graceful stop does not wait for them.
+    // graceful stop does not wait for them; in-flight requests finish.
     watches.shut_down();
-    handle.stop(true).await;
-    let _ = serving.await;
+    if tokio::time::timeout_at(deadline, handle.stop(true))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "in-flight requests did not finish within server.shutdown_timeout_secs; stopping anyway"
+        );
+        handle.stop(false).await;
+    }
+    let _ = tokio::time::timeout_at(deadline + Duration::from_secs(1), serving).await;
     backfill.abort();
     if let Some(r) = reloader {
         r.abort();

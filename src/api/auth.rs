@@ -9,15 +9,14 @@
 
 use std::sync::Arc;
 
+use actix_web::HttpResponse;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
 
-use super::error::{ApiError, ErrorKind};
+use super::error::ErrorKind;
 use crate::auth::{Scope, Tokens};
-use crate::domain::kube::Status;
 
 /// The routes anyone may call: probes and the metrics scrape.
 fn is_open(path: &str) -> bool {
@@ -74,26 +73,10 @@ fn presented(req: &ServiceRequest) -> Option<&str> {
 /// The refusal in the dialect of the route.
 fn refusal(path: &str, status: StatusCode, message: String) -> HttpResponse {
     let unauthorized = status == StatusCode::UNAUTHORIZED;
-    let mut res = if super::kube::is_kube_path(path) {
-        super::kube::status_reply(&Status {
-            code: status.as_u16(),
-            reason: if unauthorized {
-                "Unauthorized"
-            } else {
-                "Forbidden"
-            },
-            message,
-            details: None,
-        })
-    } else if super::export::is_export_path(path) {
-        super::export::failure(status, if unauthorized { 16 } else { 7 }, &message)
+    let mut res = if unauthorized {
+        super::failure_reply(path, ErrorKind::Unauthorized, "Unauthorized", 16, message)
     } else {
-        let kind = if unauthorized {
-            ErrorKind::Unauthorized
-        } else {
-            ErrorKind::Forbidden
-        };
-        ApiError::new(kind, message).error_response()
+        super::failure_reply(path, ErrorKind::Forbidden, "Forbidden", 7, message)
     };
     if unauthorized {
         res.headers_mut().insert(

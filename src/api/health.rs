@@ -31,6 +31,12 @@ async fn get_healthz() -> HttpResponse {
 /// change of `query.time_zone`): until then some time-range queries miss
 /// documents.
 async fn get_readyz(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    if svc.watch.draining() {
+        return Err(ApiError::new(
+            ErrorKind::NotReady,
+            "shutting down: send requests elsewhere",
+        ));
+    }
     match tokio::time::timeout(Duration::from_secs(2), svc.store.ping()).await {
         Ok(Ok(())) => Ok(super::envelope::ok(
             &json!({"status": "ready", "backend": svc.store.name(), "watches": svc.watch.active(),

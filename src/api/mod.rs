@@ -37,6 +37,8 @@ pub const PREFIXES: [&str; 2] = ["/bcsstorage/v1", "/bcsapi/v4/storage"];
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub always_http_200: bool,
+    /// Longest wait for the reply head of a request that does not stream.
+    pub request_timeout: std::time::Duration,
     /// The accepted tokens; `None` when authentication is off.
     pub tokens: Option<std::sync::Arc<crate::auth::Tokens>>,
 }
@@ -56,10 +58,14 @@ pub fn create_app(
 > {
     let always_200 = http.always_http_200;
     let tokens = http.tokens.clone();
+    let request_timeout = http.request_timeout;
     let mut app = App::new()
         .app_data(web::Data::new(svc))
         .app_data(web::Data::new(http))
         .wrap(from_fn(trim_trailing_slash))
+        .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
+            deadline(req, next, request_timeout)
+        }))
         .wrap(from_fn(move |req: ServiceRequest, next: Next<_>| {
             status_policy(req, next, always_200)
         }))
@@ -134,6 +140,108 @@ async fn status_policy(
         *res.response_mut().status_mut() = StatusCode::OK;
     }
     Ok(res)
+}
+
+/// A failure answered before (or instead of) a handler, in the dialect of
+/// the route: the envelope with `kind`'s code, a Kubernetes `Status` with
+/// `kube_reason`, or the export's grpc-gateway error with `grpc_code`.
+pub(crate) fn failure_reply(
+    path: &str,
+    kind: ErrorKind,
+    kube_reason: &'static str,
+    grpc_code: i32,
+    message: String,
+) -> HttpResponse {
+    let status = kind.code_and_status().1;
+    if kube::is_kube_path(path) {
+        kube::status_reply(&crate::domain::kube::Status {
+            code: status.as_u16(),
+            reason: kube_reason,
+            message,
+            details: None,
+        })
+    } else if export::is_export_path(path) {
+        export::failure(status, grpc_code, &message)
+    } else {
+        actix_web::ResponseError::error_response(&ApiError::new(kind, message))
+    }
+}
+
+/// Whether a request streams for as long as it likes (watches and the
+/// export): the request timeout does not apply to it.
+fn is_streaming(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    if export::is_export_path(path) {
+        return true;
+    }
+    if kube::is_kube_path(path) {
+        return path.contains("/watch/")
+            || req
+                .query_string()
+                .split('&')
+                .any(|p| matches!(p, "watch=true" | "watch=1" | "watch=True"));
+    }
+    path.contains("/watch/") || path.ends_with("/events/watch")
+}
+
+/// A request that did not finish in time, answered in its route's dialect.
+#[derive(Debug)]
+struct TimedOut {
+    path: String,
+    secs: u64,
+}
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request did not finish within {} s (server.request_timeout_secs); retry later",
+            self.secs
+        )
+    }
+}
+
+impl actix_web::ResponseError for TimedOut {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        failure_reply(
+            &self.path,
+            ErrorKind::BackendUnavailable,
+            "ServiceUnavailable",
+            14,
+            self.to_string(),
+        )
+    }
+}
+
+/// Answers 503 when a request that does not stream has no reply head
+/// within `server.request_timeout_secs` (the store is slow or stuck). The
+/// request is gone with the dropped future, so the answer is an error
+/// (which keeps its real status whatever `always_http_200` says).
+async fn deadline<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    limit: std::time::Duration,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    if is_streaming(&req) {
+        return next.call(req).await;
+    }
+    let path = req.path().to_owned();
+    let method = req.method().clone();
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(%method, path, secs = limit.as_secs(), "request timed out");
+            Err(TimedOut {
+                path,
+                secs: limit.as_secs(),
+            }
+            .into())
+        }
+    }
 }
 
 pub(crate) async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -166,6 +166,8 @@ impl Target {
 /// Open watches, shutdown, settings: shared by every request.
 pub struct WatchHub {
     active: AtomicUsize,
+    /// The service is shutting down: not ready for new traffic.
+    draining: std::sync::atomic::AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
     pub settings: WatchSettings,
 }
@@ -174,6 +176,7 @@ impl WatchHub {
     pub fn new(settings: WatchSettings) -> Arc<WatchHub> {
         Arc::new(WatchHub {
             active: AtomicUsize::new(0),
+            draining: std::sync::atomic::AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             settings,
         })
@@ -189,6 +192,17 @@ impl WatchHub {
         let mut rx = self.shutdown.subscribe();
         rx.mark_unchanged();
         rx
+    }
+
+    /// Marks the service as shutting down (`/readyz` answers 503); requests
+    /// are still served.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the service is shutting down.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Ends every open stream (with the break event) and every later one.

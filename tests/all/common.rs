@@ -253,6 +253,9 @@ impl TestApp {
             max_body_bytes: store.settings.server.max_body_bytes,
             always_http_200: store.settings.server.always_http_200,
             tokens: None,
+            request_timeout: std::time::Duration::from_secs(
+                store.settings.server.request_timeout_secs,
+            ),
         };
         let app = test::init_service(create_app(store.service(), http)).await;
         TestApp {

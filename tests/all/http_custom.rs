@@ -82,6 +82,7 @@ async fn send_at(app: &TestApp, at_ms: i64, method: &str, uri: &str, body: &[u8]
         max_body_bytes: app.store.settings.server.max_body_bytes,
         always_http_200: false,
         tokens: None,
+        request_timeout: std::time::Duration::from_secs(60),
     };
     let srv = test::init_service(create_app(svc, http)).await;
     let req = test::TestRequest::default()

@@ -4,6 +4,7 @@ mod auth;
 mod common;
 mod conformance;
 mod crash;
+mod drills;
 mod go_wire;
 mod http_alarms;
 mod http_cluster;
