@@ -35,32 +35,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The route pattern of a dynamic path (the metrics' `handler` label), if
 /// it is one: `{prefix}/{env}/dynamic/namespace_resources/clusters/{clusterId}/...`.
-pub(crate) fn pattern_of(path: &str) -> Option<String> {
-    let (prefix, rest) = super::PREFIXES
+pub(crate) fn pattern_of(path: &str) -> Option<&'static str> {
+    const ENVS: [&str; 2] = ["/k8s/dynamic", "/mesos/dynamic"];
+    const SHAPES: [&str; 5] = [
+        "all_resources/clusters/{clusterId}/{resourceType}",
+        "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}",
+        "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}",
+        "cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}",
+        "cluster_resources/clusters/{clusterId}/{resourceType}",
+    ];
+    // Every label, made once: a request's label costs no allocation.
+    static LABELS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let mut v = Vec::new();
+        for prefix in super::PREFIXES {
+            for env in ENVS {
+                for shape in SHAPES {
+                    v.push(format!("{prefix}{env}/{shape}"));
+                }
+            }
+        }
+        v
+    });
+    let (pi, rest) = super::PREFIXES
         .iter()
-        .find_map(|p| Some((*p, path.strip_prefix(p)?)))?;
-    let (env, rest) = ["/k8s/dynamic", "/mesos/dynamic"]
-        .into_iter()
-        .find_map(|e| Some((e, rest.strip_prefix(e)?)))?;
+        .enumerate()
+        .find_map(|(i, p)| Some((i, path.strip_prefix(p)?)))?;
+    let (ei, rest) = ENVS
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| Some((i, rest.strip_prefix(e)?)))?;
     let (route, p) = match_route(rest)?;
     let shape = match (
         route,
         p.namespace.is_some(),
         rest.starts_with("/all_resources/"),
     ) {
-        (_, _, true) => "all_resources/clusters/{clusterId}/{resourceType}",
-        (Route::One, true, _) => {
-            "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}"
-        }
-        (Route::List, true, _) => {
-            "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}"
-        }
-        (Route::One, false, _) => {
-            "cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}"
-        }
-        (Route::List, false, _) => "cluster_resources/clusters/{clusterId}/{resourceType}",
+        (_, _, true) => 0,
+        (Route::One, true, _) => 1,
+        (Route::List, true, _) => 2,
+        (Route::One, false, _) => 3,
+        (Route::List, false, _) => 4,
     };
-    Some(format!("{prefix}{env}/{shape}"))
+    Some(LABELS[(pi * ENVS.len() + ei) * SHAPES.len() + shape].as_str())
 }
 
 /// One resource (GET, PUT, DELETE) or a list (GET, batch DELETE).

@@ -35,8 +35,16 @@ async fn scrape() -> HttpResponse {
 /// The `handler` label: the route pattern, never the raw path (a path
 /// holds cluster ids and names without bound).
 fn handler_of(req: &ServiceRequest) -> Cow<'static, str> {
+    // The probes (scraped often) and the hot dynamic routes without the
+    // router's pattern search.
+    match req.path() {
+        "/healthz" => return Cow::Borrowed("/healthz"),
+        "/readyz" => return Cow::Borrowed("/readyz"),
+        "/metrics" => return Cow::Borrowed("/metrics"),
+        _ => {}
+    }
     if let Some(p) = super::dynamic::pattern_of(req.path()) {
-        return Cow::Owned(p);
+        return Cow::Borrowed(p);
     }
     match req.match_pattern() {
         Some(p) => Cow::Owned(p),
@@ -114,21 +122,23 @@ pub async fn measure<B: MessageBody + 'static>(
         .with_label_values(&[handler.as_ref(), method.as_str()]);
     inflight.inc();
     let started = Instant::now();
-    let pending = |status: u16| Pending {
-        handler: handler.clone(),
-        method: method.clone(),
-        status,
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    let pending = Pending {
+        handler,
+        method,
+        status: status.as_u16(),
         started,
         bytes: 0,
-        inflight: inflight.clone(),
+        inflight,
     };
-    match next.call(req).await {
-        Ok(res) => {
-            let pending = pending(res.status().as_u16());
-            Ok(res.map_body(|_, body| Measured { body, pending }))
-        }
+    match result {
+        Ok(res) => Ok(res.map_body(|_, body| Measured { body, pending })),
         Err(e) => {
-            drop(pending(e.as_response_error().status_code().as_u16()));
+            drop(pending);
             Err(e)
         }
     }

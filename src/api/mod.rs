@@ -170,6 +170,12 @@ pub(crate) fn failure_reply(
 /// Whether a request streams for as long as it likes (watches and the
 /// export): the request timeout does not apply to it.
 fn is_streaming(req: &ServiceRequest) -> bool {
+    if matches!(
+        *req.method(),
+        actix_web::http::Method::PUT | actix_web::http::Method::DELETE
+    ) {
+        return false;
+    }
     let path = req.path();
     if export::is_export_path(path) {
         return true;
@@ -181,7 +187,11 @@ fn is_streaming(req: &ServiceRequest) -> bool {
                 .split('&')
                 .any(|p| matches!(p, "watch=true" | "watch=1" | "watch=True"));
     }
-    path.contains("/watch/") || path.ends_with("/events/watch")
+    // The bcs watch routes (not the watch key/value routes `/{env}/watch/`).
+    req.method() == actix_web::http::Method::POST
+        && (path.contains("/dynamic/watch/")
+            || path.contains("/metric/watch/")
+            || path.ends_with("/events/watch"))
 }
 
 /// A request that did not finish in time, answered in its route's dialect.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::crash::{request_with, start_logged};
 
 /// `bcs-storage token add NAME --scope S --file F`: the token it prints.
-fn add_token(file: &Path, name: &str, scope: &str) -> String {
+pub(crate) fn add_token(file: &Path, name: &str, scope: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
         .args(["token", "add", name, "--scope", scope, "--file"])
         .arg(file)

@@ -1012,15 +1012,7 @@ fn the_python_client_relists_after_a_410() {
 fn the_python_client_sends_its_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("tokens.toml");
-    let token = |name: &str, scope: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
-            .args(["token", "add", name, "--scope", scope, "--file"])
-            .arg(&file)
-            .output()
-            .expect("token add runs");
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let token = |name: &str, scope: &str| crate::auth::add_token(&file, name, scope);
     let (reader, writer) = (token("console", "read"), token("agent", "write"));
     let srv = server(
         Backend::Sqlite,
