@@ -5,6 +5,7 @@ mod common;
 mod conformance;
 mod crash;
 mod drills;
+mod fuzz;
 mod go_wire;
 mod http_alarms;
 mod http_cluster;

@@ -109,6 +109,9 @@ fn split_term(term: &str) -> Option<(&str, bool, &str)> {
     None
 }
 
+/// The byte index of the first `pat` (ASCII) not after a backslash. Bytes
+/// are compared, not `str` slices: an escape may precede a multi-byte
+/// character, and an index inside one is no place to slice.
 fn find_unescaped(s: &str, pat: &str) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = 0;
@@ -117,7 +120,7 @@ fn find_unescaped(s: &str, pat: &str) -> Option<usize> {
             i += 2;
             continue;
         }
-        if s[i..].starts_with(pat) {
+        if b[i..].starts_with(pat.as_bytes()) {
             return Some(i);
         }
         i += 1;
@@ -185,6 +188,15 @@ mod tests {
         assert_eq!(e.message, "field label not supported: spec.foo");
         assert!(field_filter("spec.hostNetwork=maybe", &pod()).is_err());
         assert!(field_filter("novalue", &pod()).is_err());
+    }
+
+    #[test]
+    fn values_and_labels_beyond_ascii() {
+        let f = field_filter("metadata.name=café", &pod()).unwrap();
+        assert!(f.matches(&json!({"resourceName": "café"})));
+        let f = field_filter(r"metadata.name=\é=x", &pod()).unwrap();
+        assert!(!f.matches(&json!({"resourceName": "café"})));
+        assert!(field_filter("é．x", &pod()).is_err());
     }
 
     #[test]
