@@ -219,7 +219,7 @@ fn sigkill_loses_no_acknowledged_write() {
 
 /// Opens a watch on the pods of cluster W over its own connection; returns
 /// the stream positioned after the reply head.
-fn open_watch(port: u16) -> BufReader<TcpStream> {
+pub(crate) fn open_watch(port: u16) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
@@ -244,7 +244,7 @@ fn open_watch(port: u16) -> BufReader<TcpStream> {
 }
 
 /// The open watch count the readiness probe reports.
-fn open_watches(port: u16) -> i64 {
+pub(crate) fn open_watches(port: u16) -> i64 {
     let (status, body) = request(port, "GET", "/readyz", None).expect("readyz");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");

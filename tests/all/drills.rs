@@ -404,3 +404,135 @@ fn kill_9_loop_loses_no_acknowledged_write() {
         a.uncertain.len()
     );
 }
+
+/// Median and worst of `n` GETs of one pod, each on its own connection.
+fn get_latencies(port: u16, n: usize) -> (Duration, Duration) {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let asked = Instant::now();
+            let (status, body) = request(port, "GET", &format!("{POD}/p7"), None).expect("get");
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains(r#""result":true"#), "{body}");
+            asked.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[n / 2], times[n - 1])
+}
+
+/// Slow and hostile clients at once: 1,000 idle watches, 100 connections
+/// sending their headers a byte a second, 8 clients that stop reading a
+/// 20,000-pod (20 MB) list, and a 3 MiB body of nested JSON. Everyone else is
+/// still answered, the slow senders are cut off, the body is a 400.
+#[test]
+fn hostile_clients_do_not_starve_the_others() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    let port = server.port;
+    let loaders: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                // ~1 KB each: a list is 20 MB, more than socket buffers hold.
+                let pad = "x".repeat(1000);
+                for i in (t..20_000).step_by(8) {
+                    let body =
+                        format!(r#"{{"data":{{"metadata":{{"name":"p{i}"}},"pad":"{pad}"}}}}"#);
+                    let path = format!("{POD}/p{i}");
+                    assert_eq!(
+                        request(port, "PUT", &path, Some(&body)).expect("put").0,
+                        200
+                    );
+                }
+            })
+        })
+        .collect();
+    for l in loaders {
+        l.join().expect("loader");
+    }
+    let before = get_latencies(port, 50);
+
+    let watches: Vec<_> = (0..1000).map(|_| crate::crash::open_watch(port)).collect();
+    assert_eq!(crate::crash::open_watches(port), 1000);
+    let slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                .expect("send");
+            s
+        })
+        .collect();
+    // More than the SQLite read connections (4).
+    let stalled: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            write!(
+                s,
+                "GET {POD}?limit=50000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            )
+            .expect("send");
+            let mut head = [0u8; 64];
+            let n = s.read(&mut head).expect("the list starts");
+            assert!(head[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &head[..n]);
+            s // never read again
+        })
+        .collect();
+    let nested = {
+        let depth = 1_500_000;
+        let mut b = Vec::with_capacity(2 * depth + 16);
+        b.extend_from_slice(br#"{"data":"#);
+        b.extend(std::iter::repeat_n(b'[', depth));
+        b.extend(std::iter::repeat_n(b']', depth));
+        b.push(b'}');
+        String::from_utf8(b).expect("ascii")
+    };
+    let asked = Instant::now();
+    let (status, reply) =
+        request(port, "PUT", &format!("{POD}/nested"), Some(&nested)).expect("nested put");
+    let nested_took = asked.elapsed();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("1405080"), "{reply}");
+
+    // A byte a second on every slow connection while the others are asked.
+    let drip = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let dripper = {
+        let drip = drip.clone();
+        let mut slow = slow;
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut open = slow.len();
+            while drip.load(std::sync::atomic::Ordering::Relaxed) && open > 0 {
+                open = 0;
+                for s in &mut slow {
+                    if s.write_all(b"x").is_ok() {
+                        open += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1000));
+                if started.elapsed() > Duration::from_secs(60) {
+                    break;
+                }
+            }
+            (open, started.elapsed())
+        })
+    };
+    let during = get_latencies(port, 50);
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .map(|l| l.trim_start_matches("RssAnon:").trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(put(port, "during").1["result"], true);
+    let (status, _) = request(port, "GET", "/readyz", None).expect("readyz");
+    assert_eq!(status, 200);
+    let (open, took) = dripper.join().expect("dripper");
+    drip.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(open, 0, "slow senders still connected after {took:?}");
+    drop((watches, stalled));
+    eprintln!(
+        "drill hostile clients: GET median/worst {:?}/{:?} before, {:?}/{:?} with 1000 idle watches, 100 slow senders (all cut off after {took:?}), 8 stalled 20k-pod lists (server RssAnon {rss}); 3 MiB nested body refused in {nested_took:?}",
+        before.0, before.1, during.0, during.1
+    );
+}
