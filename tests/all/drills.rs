@@ -536,3 +536,103 @@ fn hostile_clients_do_not_starve_the_others() {
         before.0, before.1, during.0, during.1
     );
 }
+
+/// The SQLite disk fills up (a 16 MiB tmpfs; needs root to mount it, as
+/// this project's CI has): writes answer 503 and change nothing, reads keep
+/// working; once there is room again writes succeed without a restart, and
+/// after a kill -9 every acknowledged write is there.
+#[test]
+fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("drill full disk: skipped, a tmpfs cannot be mounted here (not root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let data = mnt.join("data");
+    let mut server = start_with(&data, &[]);
+    let port = server.port;
+    let pad = "y".repeat(8000);
+    let body = |i: usize| format!(r#"{{"data":{{"metadata":{{"name":"f{i}"}},"pad":"{pad}"}}}}"#);
+    let mut acked = Vec::new();
+    let mut refusal = Value::Null;
+    for i in 0..10_000 {
+        let (status, text) =
+            request(port, "PUT", &format!("{POD}/f{i}"), Some(&body(i))).expect("put");
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status == 200 && v["result"] == true {
+            acked.push(i);
+        } else {
+            refusal = v;
+            break;
+        }
+    }
+    assert!(!acked.is_empty(), "nothing fit");
+    assert_eq!(refusal["code"], 1_405_092, "{refusal}");
+    // Reads go on; another write is refused too.
+    let (_, text) = request(port, "GET", &format!("{POD}/f0"), None).expect("get");
+    assert!(text.contains(r#""result":true"#), "{text}");
+    let (_, text) = request(port, "PUT", &format!("{POD}/more"), Some(&body(0))).expect("put");
+    assert!(text.contains("1405092"), "{text}");
+
+    // Room again: writes work without a restart.
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&mnt)
+        .status()
+        .expect("remount");
+    assert!(grown.success());
+    let back = Instant::now();
+    loop {
+        let (_, text) = request(port, "PUT", &format!("{POD}/after"), Some(&body(0))).expect("put");
+        if text.contains(r#""result":true"#) {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "writes never came back: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = back.elapsed();
+
+    // Killed and restarted: every acknowledged write is there.
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    drop(server);
+    let server = start_with(&data, &[]);
+    let stored = listed(
+        server.port,
+        &format!("{POD}?field=resourceName&limit=50000"),
+        "resourceName",
+    );
+    let lost: Vec<&usize> = acked
+        .iter()
+        .filter(|i| !stored.contains(&format!("f{i}")))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost: {lost:?}",
+        lost.len()
+    );
+    assert!(stored.contains("after"));
+    assert!(!stored.contains("more"), "a refused write was stored");
+    eprintln!(
+        "drill full disk: {} writes of 8 KB acknowledged on 16 MiB, then 503 (code 1405092) with reads working; writes back {recovered:?} after the disk grew; 0 of {} lost after kill -9",
+        acked.len(),
+        acked.len()
+    );
+}
