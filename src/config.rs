@@ -91,6 +91,32 @@ pub struct ServerSettings {
     pub shutdown_drain_ms: u64,
     /// Longest wait for the reply of a request that does not stream.
     pub request_timeout_secs: u64,
+    pub tls: TlsSettings,
+}
+
+/// `[server.tls]`: HTTPS when `cert` and `key` are set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain, the server's first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// PEM CA certificates; when set, clients must present a certificate
+    /// one of them signed.
+    pub client_ca: PathBuf,
+}
+
+impl TlsSettings {
+    /// The certificate and key files, when TLS is on.
+    pub fn files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        (!self.cert.as_os_str().is_empty()).then_some((self.cert.as_path(), self.key.as_path()))
+    }
+
+    /// The client CA file, when clients must present certificates.
+    pub fn client_ca(&self) -> Option<&std::path::Path> {
+        (!self.client_ca.as_os_str().is_empty()).then_some(self.client_ca.as_path())
+    }
 }
 
 /// `[log]`
@@ -343,6 +369,13 @@ impl Settings {
         if self.query.max_limit < self.query.default_limit {
             return bad("query.max_limit", "must not be below query.default_limit");
         }
+        let tls = &self.server.tls;
+        if tls.cert.as_os_str().is_empty() != tls.key.as_os_str().is_empty() {
+            return bad("server.tls", "cert and key are set together");
+        }
+        if tls.client_ca().is_some() && tls.files().is_none() {
+            return bad("server.tls.client_ca", "needs server.tls.cert and key");
+        }
         if self.server.request_timeout_secs == 0 {
             return bad("server.request_timeout_secs", "must be at least 1");
         }
@@ -460,6 +493,45 @@ mod tests {
         )
         .expect("IANA zone");
         assert_eq!(s.query.time_zone.name(), "Asia/Shanghai");
+        for (pairs, key) in [
+            (
+                &[("BCS_STORAGE__SERVER__TLS__CERT", "/c.pem")][..],
+                "server.tls",
+            ),
+            (
+                &[("BCS_STORAGE__SERVER__TLS__CLIENT_CA", "/ca.pem")][..],
+                "server.tls.client_ca",
+            ),
+            (
+                &[("BCS_STORAGE__WATCH__MAX_OPEN", "0")][..],
+                "watch.max_open",
+            ),
+            (
+                &[("BCS_STORAGE__SERVER__REQUEST_TIMEOUT_SECS", "0")][..],
+                "server.request_timeout_secs",
+            ),
+            (
+                &[("BCS_STORAGE__SERVER__SHUTDOWN_DRAIN_MS", "60000")][..],
+                "server.shutdown_drain_ms",
+            ),
+        ] {
+            let e = Settings::load_from(None, env(pairs)).expect_err("refused");
+            assert!(e.to_string().contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn tls_files_that_do_not_load_stop_start_up_naming_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("cert.pem");
+        std::fs::write(&cert, "not a certificate").expect("write");
+        let tls = TlsSettings {
+            cert: cert.clone(),
+            key: dir.path().join("missing.pem"),
+            client_ca: PathBuf::new(),
+        };
+        let e = crate::tls::server_config(&tls).expect_err("refused");
+        assert!(e.contains("server.tls.cert"), "{e}");
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             None
         }
     };
+    let tls = crate::tls::server_config(&settings.server.tls)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = store::open(&settings, clock.clone())
         .await
@@ -111,15 +112,24 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             }
         })
     };
-    let reloader = tokens.clone().map(|t| {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                t.reload_if_changed();
-            }
+    let reloader = {
+        let tokens = tokens.clone();
+        let certs = tls.as_ref().map(|(_, c)| c.clone());
+        (tokens.is_some() || certs.is_some()).then(|| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    if let Some(t) = &tokens {
+                        t.reload_if_changed();
+                    }
+                    if let Some(c) = &certs {
+                        c.reload_if_changed();
+                    }
+                }
+            })
         })
-    });
+    };
     let http = HttpSettings {
         max_body_bytes: settings.server.max_body_bytes,
         always_http_200: settings.server.always_http_200,
@@ -137,7 +147,13 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         // frame): with Nagle's algorithm it waits for the client's delayed
         // ACK, ~40 ms on a keep-alive connection, every few requests.
         .on_connect(|conn, _| {
-            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+            use actix_tls::accept::rustls_0_23::TlsStream;
+            use actix_web::rt::net::TcpStream;
+            let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
+                conn.downcast_ref::<TlsStream<TcpStream>>()
+                    .map(|tls| tls.get_ref().0)
+            });
+            if let Some(tcp) = tcp
                 && let Err(e) = tcp.set_nodelay(true)
             {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
@@ -146,12 +162,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let server = server
-        .bind(settings.server.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?
-        .run();
+    let https = tls.is_some();
+    let server = match tls {
+        Some((config, _)) => server.bind_rustls_0_23(settings.server.listen, config),
+        None => server.bind(settings.server.listen),
+    }
+    .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?
+    .run();
     let handle = server.handle();
-    tracing::info!(listen = %settings.server.listen, backend = store.name(), "bcs-storage serving");
+    tracing::info!(listen = %settings.server.listen, backend = store.name(), https, "bcs-storage serving");
     let serving = tokio::spawn(server);
     wait_for_signal().await;
     let budget = Duration::from_secs(settings.server.shutdown_timeout_secs);

@@ -64,9 +64,18 @@ pub(crate) fn start_logged(
         .spawn()
         .expect("server starts");
     let server = Server { child, port };
+    // A server that speaks TLS is up once it accepts connections.
+    let https = env
+        .iter()
+        .any(|(k, v)| *k == "BCS_STORAGE__SERVER__TLS__CERT" && !v.is_empty());
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if request(port, "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200) {
+        let up = if https {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        } else {
+            request(port, "GET", "/healthz", None).is_ok_and(|(s, _)| s == 200)
+        };
+        if up {
             return server;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -1051,3 +1051,171 @@ fn the_python_client_sends_its_token() {
         })
     );
 }
+
+/// Certificates made for one test: a CA, a server certificate for
+/// 127.0.0.1 and a client certificate, as PEM files in `dir`.
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new(dir: &Path) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "bcs-storage test CA");
+        let ca_key = KeyPair::generate().expect("key");
+        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let pki = Pki {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client-key.pem"),
+            issuer: Issuer::new(ca, ca_key),
+        };
+        std::fs::write(&pki.ca, ca_cert.pem()).expect("write");
+        pki.issue_server("server one");
+        let client = CertificateParams::new(Vec::<String>::new()).expect("params");
+        let client_key = KeyPair::generate().expect("key");
+        let cert = client.signed_by(&client_key, &pki.issuer).expect("client");
+        std::fs::write(&pki.client_cert, cert.pem()).expect("write");
+        std::fs::write(&pki.client_key, client_key.serialize_pem()).expect("write");
+        pki
+    }
+
+    /// Writes a new server certificate (key first, then certificate);
+    /// returns its DER.
+    fn issue_server(&self, name: &str) -> Vec<u8> {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("server");
+        std::fs::write(&self.key, key.serialize_pem()).expect("write");
+        std::fs::write(&self.cert, cert.pem()).expect("write");
+        cert.der().to_vec()
+    }
+}
+
+/// kubectl over HTTPS with a client certificate (mTLS) and a bearer token:
+/// the token's scope decides, a client without a certificate is turned
+/// away in the handshake, and a renewed server certificate is served
+/// without a restart.
+#[test]
+fn kubectl_over_mutual_tls_with_a_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path());
+    let file = dir.path().join("tokens.toml");
+    let token = |name: &str, scope: &str| crate::auth::add_token(&file, name, scope);
+    let (reader, writer) = (token("console", "read"), token("agent", "write"));
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    let srv = server(
+        Backend::Sqlite,
+        &dir.path().join("data"),
+        &[
+            ("BCS_STORAGE__AUTH__TOKENS_FILE", &path(&file)),
+            ("BCS_STORAGE__SERVER__TLS__CERT", &path(&pki.cert)),
+            ("BCS_STORAGE__SERVER__TLS__KEY", &path(&pki.key)),
+            ("BCS_STORAGE__SERVER__TLS__CLIENT_CA", &path(&pki.ca)),
+        ],
+    );
+    let kubeconfig = |with_cert: bool| {
+        let user = if with_cert {
+            format!(
+                "client-certificate: {}\n    client-key: {}",
+                path(&pki.client_cert),
+                path(&pki.client_key)
+            )
+        } else {
+            "{}".to_owned()
+        };
+        let user = if with_cert {
+            format!("\n    {user}")
+        } else {
+            format!(" {user}")
+        };
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}/clusters/C1\n    certificate-authority: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:{user}\ncurrent-context: c\n",
+            srv.port,
+            path(&pki.ca)
+        );
+        let p = dir.path().join(format!("kubeconfig-{with_cert}"));
+        std::fs::write(&p, text).expect("kubeconfig");
+        p
+    };
+    let run = |config: &Path, args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", config)
+            .env("HOME", dir.path())
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mtls = kubeconfig(true);
+    let manifest = manifest(dir.path(), "web-1", &web_pod("nginx:1.25", "front"));
+    let (ok, _, err) = run(&mtls, &["--token", &writer, "create", "-f", &manifest]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&mtls, &["--token", &reader, "get", "pods", "-o", "name"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "pod/web");
+    let (ok, _, err) = run(&mtls, &["get", "pods"]);
+    assert!(!ok && err.contains("must be logged in"), "{err}");
+    let (ok, _, err) = run(&mtls, &["--token", &reader, "label", "pod", "web", "x=y"]);
+    assert!(!ok && err.to_lowercase().contains("forbidden"), "{err}");
+    let (ok, _, err) = run(&mtls, &["--token", &writer, "label", "pod", "web", "x=y"]);
+    assert!(ok, "{err}");
+    // No client certificate: no connection at all.
+    let (ok, _, err) = run(&kubeconfig(false), &["--token", &reader, "get", "pods"]);
+    assert!(!ok, "a client without a certificate got in");
+    assert!(
+        !err.contains("forbidden") && !err.contains("NotFound"),
+        "{err}"
+    );
+
+    // A renewed certificate is served without a restart.
+    let renewed = pki.issue_server("server two");
+    let script = "import ssl, socket, sys\nctx = ssl.create_default_context(cafile=sys.argv[2])\nctx.load_cert_chain(sys.argv[3], sys.argv[4])\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='127.0.0.1')\nsys.stdout.write(s.getpeercert(binary_form=True).hex())\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = Command::new("python3")
+            .args(["-c", script, &srv.port.to_string()])
+            .args([path(&pki.ca), path(&pki.client_cert), path(&pki.client_key)])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if String::from_utf8_lossy(&out.stdout) == hex_of(&renewed) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate was never served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (ok, _, err) = run(&mtls, &["--token", &reader, "get", "pods"]);
+    assert!(ok, "{err}");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
