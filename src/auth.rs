@@ -14,9 +14,7 @@
 //! time. The file is read again when it changes; a file that no longer
 //! parses keeps the previous tokens (and says why in the log).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::path::Path;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -130,74 +128,36 @@ fn sha256(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// What identifies a version of the file without reading it.
-type Fingerprint = Option<(SystemTime, u64)>;
-
-fn fingerprint(path: &Path) -> Fingerprint {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
-
-/// The tokens of a file, kept up to date by [`Tokens::reload_if_changed`].
+/// The tokens of a file, read again when it changes.
 #[derive(Debug)]
-pub struct Tokens {
-    path: PathBuf,
-    state: RwLock<(Fingerprint, Arc<Table>)>,
-}
+pub struct Tokens(crate::reload::Reloading<Table>);
 
 impl Tokens {
     /// Reads the file; a missing or malformed file stops start-up.
     pub fn load(path: &Path) -> Result<Tokens, String> {
-        let seen = fingerprint(path);
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("auth.tokens_file {}: {e}", path.display()))?;
-        let table =
-            Table::parse(&text).map_err(|e| format!("auth.tokens_file {}: {e}", path.display()))?;
-        if table.0.is_empty() {
+        let file = path.to_owned();
+        let read = move || {
+            std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Table::parse(&t))
+                .map_err(|e| format!("auth.tokens_file {}: {e}", file.display()))
+        };
+        let tokens = crate::reload::Reloading::new("tokens file", vec![path.to_owned()], read)?;
+        if tokens.current().0.is_empty() {
             tracing::warn!(file = %path.display(), "the tokens file has no token: every request but the probes is refused");
         }
-        Ok(Tokens {
-            path: path.to_owned(),
-            state: RwLock::new((seen, Arc::new(table))),
-        })
+        Ok(Tokens(tokens))
     }
 
     /// Who `token` belongs to, if anyone.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
-        let table = match self.state.read() {
-            Ok(s) => s.1.clone(),
-            Err(poisoned) => poisoned.into_inner().1.clone(),
-        };
-        table.find(token)
+        self.0.current().find(token)
     }
 
-    /// Reads the file again if its modification time or size changed.
-    /// Returns whether new tokens took effect.
+    /// Reads the file again if it changed; returns whether new tokens took
+    /// effect.
     pub fn reload_if_changed(&self) -> bool {
-        let now = fingerprint(&self.path);
-        let seen = self.state.read().map(|s| s.0).unwrap_or(None);
-        if now == seen {
-            return false;
-        }
-        let parsed = std::fs::read_to_string(&self.path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Table::parse(&t));
-        let mut state = match self.state.write() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        state.0 = now;
-        match parsed {
-            Ok(table) => {
-                tracing::info!(file = %self.path.display(), tokens = table.0.len(), "tokens file read again");
-                state.1 = Arc::new(table);
-                true
-            }
-            Err(e) => {
-                tracing::warn!(file = %self.path.display(), error = %e, "the tokens file changed but cannot be read; the previous tokens stay in force");
-                false
-            }
-        }
+        self.0.reload_if_changed()
     }
 }
 

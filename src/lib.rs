@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod metrics;
 pub mod model;
+pub mod reload;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -2,9 +2,8 @@
 //! when its files change (no restart); with `client_ca`, clients must
 //! present a certificate that CA signed (mTLS).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::Arc;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -14,14 +13,6 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
 use crate::config::TlsSettings;
-
-type Fingerprint = Option<(SystemTime, u64, SystemTime, u64)>;
-
-fn fingerprint(cert: &Path, key: &Path) -> Fingerprint {
-    let c = std::fs::metadata(cert).ok()?;
-    let k = std::fs::metadata(key).ok()?;
-    Some((c.modified().ok()?, c.len(), k.modified().ok()?, k.len()))
-}
 
 fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -42,45 +33,19 @@ fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedK
 
 /// The server certificate in force, swapped when its files change.
 #[derive(Debug)]
-pub struct Certificates {
-    cert: PathBuf,
-    key: PathBuf,
-    provider: Arc<CryptoProvider>,
-    current: RwLock<(Fingerprint, Arc<CertifiedKey>)>,
-}
+pub struct Certificates(crate::reload::Reloading<CertifiedKey>);
 
 impl Certificates {
     /// Reads the files again if they changed; a pair that does not load
     /// keeps the previous certificate (logged). Returns whether it changed.
     pub fn reload_if_changed(&self) -> bool {
-        let now = fingerprint(&self.cert, &self.key);
-        let seen = self.current.read().map(|c| c.0).unwrap_or(None);
-        if now == seen {
-            return false;
-        }
-        let loaded = load(&self.cert, &self.key, &self.provider);
-        let mut current = match self.current.write() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        current.0 = now;
-        match loaded {
-            Ok(k) => {
-                current.1 = Arc::new(k);
-                tracing::info!(cert = %self.cert.display(), "TLS certificate read again");
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the TLS certificate changed but cannot be loaded; the previous one stays in use");
-                false
-            }
-        }
+        self.0.reload_if_changed()
     }
 }
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|c| c.1.clone())
+        Some(self.0.current())
     }
 }
 
@@ -93,15 +58,15 @@ pub fn server_config(
         return Ok(None);
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = Arc::new(Certificates {
-        cert: cert.to_owned(),
-        key: key.to_owned(),
-        current: RwLock::new((
-            fingerprint(cert, key),
-            Arc::new(load(cert, key, &provider)?),
-        )),
-        provider: provider.clone(),
-    });
+    let certs = {
+        let (cert, key, provider) = (cert.to_owned(), key.to_owned(), provider.clone());
+        let files = vec![cert.clone(), key.clone()];
+        Arc::new(Certificates(crate::reload::Reloading::new(
+            "TLS certificate",
+            files,
+            move || load(&cert, &key, &provider),
+        )?))
+    };
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("server.tls: {e}"))?;
