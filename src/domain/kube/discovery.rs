@@ -12,7 +12,8 @@ use crate::domain::Service;
 use crate::domain::dynamic::DYNAMIC_KEY;
 use crate::model::{Database, Filter, Namespace, Projection, Query};
 
-/// Verbs of every served resource (the views are read-only).
+/// Verbs of every served resource (writes in the one-cluster views; the
+/// all-clusters view answers them 405).
 pub const VERBS: &[&str] = &[
     "create",
     "delete",

@@ -1171,34 +1171,28 @@ mod tests {
                 .unwrap_err()
                 .message
         };
-        assert!(
-            err(
+        for (body, name, field) in [
+            (
                 r#"{"kind":"Service","metadata":{"name":"p"}}"#,
-                Some("n"),
-                None
-            )
-            .starts_with("kind:")
-        );
-        assert!(
-            err(
+                None,
+                "kind:",
+            ),
+            (
                 r#"{"apiVersion":"apps/v1","metadata":{"name":"p"}}"#,
-                Some("n"),
-                None
-            )
-            .starts_with("apiVersion:")
-        );
-        assert!(
-            err(
+                None,
+                "apiVersion:",
+            ),
+            (
                 r#"{"metadata":{"name":"p","namespace":"m"}}"#,
-                Some("n"),
-                None
-            )
-            .starts_with("metadata.namespace:")
-        );
-        assert!(
-            err(r#"{"metadata":{"name":"q"}}"#, Some("n"), Some("p")).starts_with("metadata.name:")
-        );
-        assert!(err(r#"{"metadata":{}}"#, Some("n"), None).starts_with("metadata.name:"));
+                None,
+                "metadata.namespace:",
+            ),
+            (r#"{"metadata":{"name":"q"}}"#, Some("p"), "metadata.name:"),
+            (r#"{"metadata":{}}"#, None, "metadata.name:"),
+        ] {
+            let message = err(body, Some("n"), name);
+            assert!(message.starts_with(field), "{body}: {message}");
+        }
         assert!(err("[1]", Some("n"), None).contains("must be a Pod object"));
         let ok = body_object(br#"{"metadata":{"name":"p"}}"#, &res, Some("n"), None).unwrap();
         assert_eq!(ok["kind"], "Pod");
