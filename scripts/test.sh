@@ -25,21 +25,25 @@ trap cleanup EXIT INT TERM
 
 # The real clients the Kubernetes-view tests drive: kubectl (Debian's
 # package when the machine has none) and the Python `kubernetes` client in
-# a venv, reinstalled when tests/clients/requirements.txt changes.
+# a venv; and schemathesis, which checks the server against its own API
+# document (tests/all/openapi.rs). Each venv is reinstalled when its
+# requirements file changes.
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "== installing kubectl (Debian package kubernetes-client)"
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq kubernetes-client >/dev/null
 fi
-kube_venv="target/kube-venv"
-req="tests/clients/requirements.txt"
-stamp="$kube_venv/.requirements"
-if [ ! -x "$kube_venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
-  echo "== installing the Python client tests' requirements into $kube_venv"
-  python3 -m venv "$kube_venv"
-  "$kube_venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
-  cp "$req" "$stamp"
-fi
+python_venv() {
+  local venv="$1" req="$2" stamp="$1/.requirements"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+    echo "== installing $req into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
+}
+python_venv target/kube-venv tests/clients/requirements.txt
+python_venv target/schemathesis-venv tests/clients/schemathesis.txt
 
 if [ "${BCS_STORAGE_TEST_MONGODB:-}" != "skip" ] && [ -z "${BCS_STORAGE_TEST_MONGODB_URI:-}" ]; then
   venv="target/secantus-venv"

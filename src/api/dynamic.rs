@@ -33,17 +33,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// The shapes of the dynamic routes under `/{k8s|mesos}/dynamic/`, most
+/// specific first (the metrics' labels and the API document).
+pub(crate) const SHAPES: [&str; 5] = [
+    "all_resources/clusters/{clusterId}/{resourceType}",
+    "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}",
+    "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}",
+    "cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}",
+    "cluster_resources/clusters/{clusterId}/{resourceType}",
+];
+
 /// The route pattern of a dynamic path (the metrics' `handler` label), if
 /// it is one: `{prefix}/{env}/dynamic/namespace_resources/clusters/{clusterId}/...`.
 pub(crate) fn pattern_of(path: &str) -> Option<&'static str> {
     const ENVS: [&str; 2] = ["/k8s/dynamic", "/mesos/dynamic"];
-    const SHAPES: [&str; 5] = [
-        "all_resources/clusters/{clusterId}/{resourceType}",
-        "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}/{resourceName}",
-        "namespace_resources/clusters/{clusterId}/namespaces/{namespace}/{resourceType}",
-        "cluster_resources/clusters/{clusterId}/{resourceType}/{resourceName}",
-        "cluster_resources/clusters/{clusterId}/{resourceType}",
-    ];
     // Every label, made once: a request's label costs no allocation.
     static LABELS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
         let mut v = Vec::new();

@@ -15,6 +15,7 @@ mod host;
 pub mod kube;
 mod measure;
 mod metric;
+pub mod openapi;
 mod query;
 mod watch;
 mod watchkv;
@@ -77,6 +78,7 @@ pub fn create_app(
         .wrap(tracing_actix_web::TracingLogger::<AccessLog>::new())
         .configure(health::configure)
         .configure(measure::configure)
+        .configure(openapi::configure)
         .configure(kube::configure)
         .configure(export::configure);
     for prefix in PREFIXES {

@@ -22,5 +22,6 @@ mod http_query;
 mod http_watch;
 mod http_watchkv;
 mod kube_clients;
+mod openapi;
 mod props;
 mod retention;
