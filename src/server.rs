@@ -10,7 +10,7 @@ use crate::api::{HttpSettings, create_app};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{LogFormat, Settings};
 use crate::domain::Service;
-use crate::store;
+use crate::store::{self, StoreError};
 
 /// Installs the global tracing subscriber (RUST_LOG, default "info").
 pub fn init_logging(format: LogFormat) {
@@ -26,6 +26,22 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Creates the query indexes, trying again each second while the database
+/// is unreachable; false when something else stops them.
+async fn prepare_when_reachable(store: &dyn crate::store::Store) -> bool {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match crate::domain::prepare(store).await {
+            Ok(()) => return true,
+            Err(StoreError::Unavailable(_)) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create the query indexes; queries run without them");
+                return false;
+            }
+        }
+    }
 }
 
 /// Opens the store and serves until SIGINT/SIGTERM.
@@ -45,20 +61,41 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let store = store::open(&settings, clock.clone())
         .await
         .map_err(|e| format!("cannot open the {:?} store: {e}", settings.storage.backend))?;
+    // A database that is down at start is waited for, not given up on: the
+    // service comes up not ready (`/readyz` 503, data routes 503) and
+    // creates its indexes, then brings time instants up to date, once the
+    // database answers. Anything else that stops the indexes stops start-up.
     let started = std::time::Instant::now();
-    crate::domain::prepare(store.as_ref())
-        .await
-        .map_err(|e| format!("cannot create the query indexes: {e}"))?;
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        "query indexes ready"
+    // The first try is short, so the probes answer soon either way (an index
+    // build it cuts short goes on in the database and is asked for again).
+    let first = tokio::time::timeout(
+        Duration::from_secs(2),
+        crate::domain::prepare(store.as_ref()),
     );
+    let prepared = match first.await {
+        Ok(Ok(())) => true,
+        Ok(Err(StoreError::Unavailable(e))) => {
+            tracing::warn!(error = %e, "the database is not reachable: serving 503 until it is");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("the database did not answer within 2 s: serving 503 until it does");
+            false
+        }
+        Ok(Err(e)) => return Err(format!("cannot create the query indexes: {e}")),
+    };
     let zone = settings.query.time_zone;
     let times = Arc::new(crate::domain::timefill::TimeFill::new(&zone));
     let backfill = {
         let store = store.clone();
         let times = times.clone();
         tokio::spawn(async move {
+            if prepared || prepare_when_reachable(store.as_ref()).await {
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "query indexes ready"
+                );
+            }
             if let Err(e) = crate::domain::timefill::run(store.as_ref(), &zone, &times).await {
                 tracing::warn!(error = %e, "bringing time instants up to date stopped; it runs again at the next start");
             }
