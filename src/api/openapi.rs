@@ -829,18 +829,10 @@ fn bcs(ops: &mut Catalogue, prefix: &str) {
             query("length", "at most this many events", count()),
             query("field", "projection", string()),
         ];
-        for f in [
-            "id",
-            "env",
-            "kind",
-            "level",
-            "component",
-            "type",
-            "extraInfo.name",
-            "extraInfo.namespace",
-            "extraInfo.kind",
-        ] {
-            v.push(query(f, "comma list", string()));
+        for (f, _) in crate::domain::events::FILTERS {
+            if *f != "clusterId" {
+                v.push(query(f, "comma list", string()));
+            }
         }
         v
     };

@@ -146,7 +146,7 @@ pub async fn put(svc: &Service, body: &[u8]) -> Result<(), DomainError> {
 }
 
 /// Parameters that are filters on a stored path.
-const FILTERS: &[(&str, &str)] = &[
+pub(crate) const FILTERS: &[(&str, &str)] = &[
     ("id", "id"),
     ("env", "env"),
     ("kind", "kind"),

@@ -139,6 +139,20 @@ fn start_database_at(port: u16, storage: &str) -> Database {
     db
 }
 
+/// The service on the MongoDB at `db_port` (up or not), with a request
+/// timeout of 2 s.
+fn start_on_database(dir: &Path, db_port: u16) -> crate::crash::Server {
+    let uri = format!("mongodb://127.0.0.1:{db_port}/?directConnection=true");
+    start_with(
+        dir,
+        &[
+            ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
+            ("BCS_STORAGE__STORAGE__MONGODB__URI", &uri),
+            ("BCS_STORAGE__SERVER__REQUEST_TIMEOUT_SECS", "2"),
+        ],
+    )
+}
+
 /// MongoDB stops answering (SIGSTOP: connections stay open, nothing comes
 /// back, the worst case): requests answer 503 within the request timeout
 /// instead of hanging, `/readyz` is 503; when it answers again the service
@@ -150,15 +164,7 @@ fn a_stalled_database_answers_503_in_time_and_recovers_by_itself() {
     }
     let db = start_database();
     let dir = tempfile::tempdir().expect("tempdir");
-    let uri = format!("mongodb://127.0.0.1:{}/?directConnection=true", db.1);
-    let server = start_with(
-        dir.path(),
-        &[
-            ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
-            ("BCS_STORAGE__STORAGE__MONGODB__URI", &uri),
-            ("BCS_STORAGE__SERVER__REQUEST_TIMEOUT_SECS", "2"),
-        ],
-    );
+    let server = start_on_database(dir.path(), db.1);
     let port = server.port;
     assert_eq!(put(port, "before").1["result"], true);
 
@@ -359,15 +365,7 @@ fn a_database_gone_and_back_loses_no_write_and_no_watch_event() {
     let db_port = free_port();
     let mut db = start_database_at(db_port, &storage);
     let dir = tempfile::tempdir().expect("tempdir");
-    let uri = format!("mongodb://127.0.0.1:{db_port}/?directConnection=true");
-    let server = start_with(
-        dir.path(),
-        &[
-            ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
-            ("BCS_STORAGE__STORAGE__MONGODB__URI", &uri),
-            ("BCS_STORAGE__SERVER__REQUEST_TIMEOUT_SECS", "2"),
-        ],
-    );
+    let server = start_on_database(dir.path(), db_port);
     let port = server.port;
     assert_eq!(put(port, "w-first").1["result"], true);
 
@@ -513,15 +511,7 @@ fn the_service_starts_before_its_database_and_serves_once_it_is_up() {
     }
     let db_port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
-    let uri = format!("mongodb://127.0.0.1:{db_port}/?directConnection=true");
-    let server = start_with(
-        dir.path(),
-        &[
-            ("BCS_STORAGE__STORAGE__BACKEND", "mongodb"),
-            ("BCS_STORAGE__STORAGE__MONGODB__URI", &uri),
-            ("BCS_STORAGE__SERVER__REQUEST_TIMEOUT_SECS", "2"),
-        ],
-    );
+    let server = start_on_database(dir.path(), db_port);
     let port = server.port;
     assert_eq!(
         request(port, "GET", "/healthz", None).expect("healthz").0,
