@@ -1056,6 +1056,9 @@ fn the_python_client_sends_its_token() {
 /// 127.0.0.1 and a client certificate, as PEM files in `dir`.
 struct Pki {
     ca: PathBuf,
+    /// The CAs the server accepts client certificates from (at first the
+    /// same CA).
+    client_ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
     client_cert: PathBuf,
@@ -1074,6 +1077,7 @@ impl Pki {
         let ca_cert = ca.self_signed(&ca_key).expect("ca");
         let pki = Pki {
             ca: dir.join("ca.pem"),
+            client_ca: dir.join("clients-ca.pem"),
             cert: dir.join("server.pem"),
             key: dir.join("server-key.pem"),
             client_cert: dir.join("client.pem"),
@@ -1081,6 +1085,7 @@ impl Pki {
             issuer: Issuer::new(ca, ca_key),
         };
         std::fs::write(&pki.ca, ca_cert.pem()).expect("write");
+        std::fs::write(&pki.client_ca, ca_cert.pem()).expect("write");
         pki.issue_server("server one");
         let client = CertificateParams::new(Vec::<String>::new()).expect("params");
         let client_key = KeyPair::generate().expect("key");
@@ -1088,6 +1093,29 @@ impl Pki {
         std::fs::write(&pki.client_cert, cert.pem()).expect("write");
         std::fs::write(&pki.client_key, client_key.serialize_pem()).expect("write");
         pki
+    }
+
+    /// Replaces the client CAs with a new CA; writes a client certificate
+    /// it signed as `new-client.pem` and `new-client-key.pem` in `dir`.
+    fn rotate_client_ca(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "bcs-storage clients CA two");
+        let ca_key = KeyPair::generate().expect("key");
+        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("client");
+        let (cert_file, key_file) = (dir.join("new-client.pem"), dir.join("new-client-key.pem"));
+        std::fs::write(&cert_file, cert.pem()).expect("write");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write");
+        std::fs::write(&self.client_ca, ca_cert.pem()).expect("write");
+        (cert_file, key_file)
     }
 
     /// Writes a new server certificate (key first, then certificate);
@@ -1125,7 +1153,7 @@ fn kubectl_over_mutual_tls_with_a_token() {
             ("BCS_STORAGE__AUTH__TOKENS_FILE", &path(&file)),
             ("BCS_STORAGE__SERVER__TLS__CERT", &path(&pki.cert)),
             ("BCS_STORAGE__SERVER__TLS__KEY", &path(&pki.key)),
-            ("BCS_STORAGE__SERVER__TLS__CLIENT_CA", &path(&pki.ca)),
+            ("BCS_STORAGE__SERVER__TLS__CLIENT_CA", &path(&pki.client_ca)),
         ],
     );
     let kubeconfig = |with_cert: bool| {
@@ -1214,6 +1242,36 @@ fn kubectl_over_mutual_tls_with_a_token() {
     }
     let (ok, _, err) = run(&mtls, &["--token", &reader, "get", "pods"]);
     assert!(ok, "{err}");
+
+    // New client CAs take effect without a restart: certificates of the
+    // old CA are turned away, those of the new one get in.
+    let (new_cert, new_key) = pki.rotate_client_ca(dir.path());
+    let script = "import ssl, socket, sys\nctx = ssl.create_default_context(cafile=sys.argv[2])\nctx.load_cert_chain(sys.argv[3], sys.argv[4])\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='127.0.0.1')\ns.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n')\nsys.stdout.write(s.recv(12).decode())\n";
+    let healthz = |cert: &Path, key: &Path| {
+        let out = Command::new("python3")
+            .args(["-c", script, &srv.port.to_string()])
+            .args([path(&pki.ca), path(cert), path(key)])
+            .output()
+            .expect("python3 runs");
+        out.status.success() && String::from_utf8_lossy(&out.stdout) == "HTTP/1.1 200"
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !healthz(&new_cert, &new_key) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a certificate of the new client CA was never accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        !healthz(&pki.client_cert, &pki.client_key),
+        "a certificate of the replaced client CA still got in"
+    );
+    let (ok, _, _) = run(&mtls, &["--token", &reader, "get", "pods"]);
+    assert!(
+        !ok,
+        "kubectl with the replaced CA's certificate still got in"
+    );
 }
 
 fn hex_of(bytes: &[u8]) -> String {
