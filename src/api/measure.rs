@@ -47,6 +47,14 @@ fn handler_of(req: &ServiceRequest) -> Cow<'static, str> {
         return Cow::Borrowed(p);
     }
     match req.match_pattern() {
+        // The Kubernetes views are caught by a few catch-all routes: their
+        // label is the path's shape, as `/openapi.json` names it.
+        Some(p) if p.contains("{tail:.*}") => {
+            match crate::domain::kube::path::pattern(req.path()) {
+                Some(k) => Cow::Owned(k),
+                None => Cow::Owned(p),
+            }
+        }
         Some(p) => Cow::Owned(p),
         None => Cow::Borrowed("unmatched"),
     }

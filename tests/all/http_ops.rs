@@ -53,6 +53,10 @@ async fn metrics_count_requests_by_route_pattern_never_by_path() {
         app.get(&pod("p1")).await.assert_ok();
         assert_eq!(app.get(&pod("missing")).await.status, 404);
         assert_eq!(app.get(&format!("/no/such/{cluster}")).await.status, 404);
+        let kube = app
+            .get(&format!("/clusters/{cluster}/api/v1/namespaces/ns/pods/p1"))
+            .await;
+        assert_eq!(kube.status, 200, "{}", kube.raw);
 
         let r = app.get("/metrics").await;
         assert_eq!(r.status, 200);
@@ -86,6 +90,17 @@ async fn metrics_count_requests_by_route_pattern_never_by_path() {
                 &[("handler", "unmatched")]
             )
             .is_some(),
+            "{text}"
+        );
+        // The Kubernetes views by the path's shape, as /openapi.json names it.
+        let kube_pod = "/clusters/{cluster}/api/v1/namespaces/{namespace}/{resource}/{name}";
+        assert!(
+            sample(
+                text,
+                "bkbcs_storage_api_request_total_num",
+                &[("handler", kube_pod), ("method", "GET"), ("status", "2xx")]
+            )
+            .is_some_and(|n| n >= 1.0),
             "{text}"
         );
         // The histograms of the Go service, with its buckets.

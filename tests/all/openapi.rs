@@ -119,6 +119,34 @@ async fn every_documented_operation_reaches_a_handler() {
     assert!(count > 100, "only {count} operations");
 }
 
+/// The metrics of the Kubernetes views are labelled by the documented path
+/// a request matches (their routes are catch-alls): each documented
+/// Kubernetes path, filled in, gives itself back.
+#[test]
+fn kubernetes_metric_labels_are_the_documented_paths() {
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(checked_in()).expect("docs/openapi.json"))
+            .expect("json");
+    let mut count = 0;
+    for path in doc["paths"].as_object().expect("paths").keys() {
+        let kube = ["/api", "/apis", "/version"].contains(&path.as_str())
+            || ["/api/", "/apis/", "/clusters/", "/openapi/v3"]
+                .iter()
+                .any(|p| path.starts_with(p));
+        if !kube {
+            continue;
+        }
+        count += 1;
+        let filled = fill(path);
+        assert_eq!(
+            bcs_storage::domain::kube::path::pattern(&filled).as_deref(),
+            Some(path.as_str()),
+            "{filled}"
+        );
+    }
+    assert!(count > 100, "only {count} Kubernetes paths");
+}
+
 /// The document describes what the tables say: every query kind and both
 /// prefixes, and it names its own streaming operations.
 #[actix_web::test]

@@ -216,6 +216,72 @@ fn resource(group: String, version: String, segs: &[&str]) -> Option<Target> {
     }
 }
 
+/// The route pattern of a Kubernetes path, as `/openapi.json` names it
+/// (`/clusters/{cluster}/api/v1/namespaces/{namespace}/{resource}/{name}`):
+/// the `handler` label of its metrics. None when it is no such path.
+pub fn pattern(path: &str) -> Option<String> {
+    let (view, target) = parse(path)?;
+    let mut p = String::new();
+    if path.starts_with(CLUSTERPEDIA_RESOURCES) {
+        p.push_str(CLUSTERPEDIA_RESOURCES);
+    }
+    if matches!(view, View::One(_)) {
+        p.push_str("/clusters/{cluster}");
+    }
+    let api = |group: &str| {
+        if group.is_empty() {
+            "/api/v1"
+        } else {
+            "/apis/{group}/{version}"
+        }
+    };
+    match target {
+        Target::Version => p.push_str("/version"),
+        Target::CoreVersions => p.push_str("/api"),
+        Target::Groups => p.push_str("/apis"),
+        Target::Group(_) => p.push_str("/apis/{group}"),
+        Target::Resources { group, .. } if group.is_empty() => p.push_str("/api/{version}"),
+        Target::Resources { .. } => p.push_str("/apis/{group}/{version}"),
+        Target::OpenApiIndex => p.push_str("/openapi/v3"),
+        Target::OpenApi { group, .. } if group.is_empty() => {
+            p.push_str("/openapi/v3/api/{version}")
+        }
+        Target::OpenApi { .. } => p.push_str("/openapi/v3/apis/{group}/{version}"),
+        Target::Containers { name, .. } => {
+            p.push_str("/api/v1/namespaces/{namespace}/containers");
+            if name.is_some() {
+                p.push_str("/{name}");
+            }
+        }
+        Target::ClusterpediaResources => p.push_str(CLUSTERPEDIA_GV),
+        Target::ClusterpediaCollections => {
+            p.push_str(CLUSTERPEDIA_GV);
+            p.push_str("/collectionresources");
+        }
+        Target::Workloads => {
+            p.push_str(CLUSTERPEDIA_GV);
+            p.push_str("/collectionresources/workloads");
+        }
+        Target::Resource(r) => {
+            p.push_str(api(&r.group));
+            if r.watch {
+                p.push_str("/watch");
+            }
+            if r.namespace.is_some() {
+                p.push_str("/namespaces/{namespace}");
+            }
+            p.push_str("/{resource}");
+            if r.name.is_some() {
+                p.push_str("/{name}");
+            }
+            if r.subresource.is_some() {
+                p.push_str("/{subresource}");
+            }
+        }
+    }
+    Some(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
