@@ -20,7 +20,7 @@ mod query;
 mod watch;
 mod watchkv;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
@@ -128,7 +128,8 @@ async fn trim_trailing_slash(
 
 /// With `always_http_200`, envelope replies keep their code but answer 200
 /// (health probes, the Kubernetes views and the export, which have no
-/// envelope, keep their real status).
+/// envelope, keep their real status). Streamed replies to HTTP/1.0
+/// clients are not chunked.
 async fn status_policy(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -137,9 +138,17 @@ async fn status_policy(
     let probe = matches!(req.path(), "/healthz" | "/readyz")
         || kube::is_kube_path(req.path())
         || export::is_export_path(req.path());
+    let http10 = req.version() == actix_web::http::Version::HTTP_10;
     let mut res = next.call(req).await?;
     if always_200 && !probe && res.status() != StatusCode::OK {
         *res.response_mut().status_mut() = StatusCode::OK;
+    }
+    // HTTP/1.0 has no chunked encoding (actix would use it anyway): a
+    // streamed reply to such a client ends by closing the connection.
+    if http10 && matches!(res.response().body().size(), BodySize::Stream) {
+        let head = res.response_mut().head_mut();
+        head.no_chunking(true);
+        head.set_connection_type(actix_web::http::ConnectionType::Close);
     }
     Ok(res)
 }

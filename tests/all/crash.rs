@@ -2,6 +2,7 @@
 //! killed with SIGKILL; restarted on the same SQLite directory, it has every
 //! write it acknowledged. Watches over real TCP: a client that leaves is
 //! unsubscribed, and SIGTERM ends open watches with the break frame.
+//! HTTP/1.0 clients get streamed replies they can read (not chunked).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -332,5 +333,52 @@ fn sigterm_ends_open_watches_with_the_break_frame() {
         }
         assert!(Instant::now() < deadline, "the server did not stop");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The whole reply to `GET path` sent as HTTP/1.0, read until the server
+/// closes the connection.
+fn get_http10(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)
+        .expect("the server closes the connection");
+    raw
+}
+
+/// HTTP/1.0 has no chunked encoding: a streamed list or watch reaches such
+/// a client as plain bytes ended by closing the connection.
+#[test]
+fn streamed_replies_to_http_1_0_clients_are_not_chunked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let (status, body) = request(
+        server.port,
+        "PUT",
+        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/H/namespaces/ns/Pod/p1",
+        Some(r#"{"data":{"metadata":{"name":"p1"}}}"#),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{body}");
+    for path in [
+        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/H/namespaces/ns/Pod",
+        "/clusters/H/api/v1/namespaces/ns/pods",
+        "/clusters/H/api/v1/namespaces/ns/pods?watch=true&timeoutSeconds=1",
+    ] {
+        let raw = get_http10(server.port, path);
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.0 200"), "{path}: {head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("transfer-encoding"),
+            "{path}: {head}"
+        );
+        let first = body.lines().next().unwrap_or_default();
+        let v: serde_json::Value =
+            serde_json::from_str(if path.contains("watch") { first } else { body })
+                .unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+        assert!(v.to_string().contains("p1"), "{path}: {body}");
     }
 }
