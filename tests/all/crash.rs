@@ -285,20 +285,25 @@ fn a_watch_client_that_leaves_is_unsubscribed() {
     wait_for_watches(server.port, 0);
 }
 
+/// Stores pod `p1` in namespace `ns` of `cluster`.
+fn put_p1(port: u16, cluster: &str) {
+    let (status, body) = request(
+        port,
+        "PUT",
+        &format!("/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/{cluster}/namespaces/ns/Pod/p1"),
+        Some(r#"{"data":{"metadata":{"name":"p1"}}}"#),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{body}");
+}
+
 #[test]
 fn sigterm_ends_open_watches_with_the_break_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = start(dir.path());
     let mut watch = open_watch(server.port);
     wait_for_watches(server.port, 1);
-    let (status, body) = request(
-        server.port,
-        "PUT",
-        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/W/namespaces/ns/Pod/p1",
-        Some(r#"{"data":{"metadata":{"name":"p1"}}}"#),
-    )
-    .expect("put");
-    assert_eq!(status, 200, "{body}");
+    put_p1(server.port, "W");
     // The change has reached the stream before the signal (on a loaded
     // machine the dispatcher may otherwise still hold it at shutdown).
     let mut raw = Vec::new();
@@ -355,14 +360,7 @@ fn get_http10(port: u16, path: &str) -> String {
 fn streamed_replies_to_http_1_0_clients_are_not_chunked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path());
-    let (status, body) = request(
-        server.port,
-        "PUT",
-        "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/H/namespaces/ns/Pod/p1",
-        Some(r#"{"data":{"metadata":{"name":"p1"}}}"#),
-    )
-    .expect("put");
-    assert_eq!(status, 200, "{body}");
+    put_p1(server.port, "H");
     for path in [
         "/bcsapi/v4/storage/k8s/dynamic/namespace_resources/clusters/H/namespaces/ns/Pod",
         "/clusters/H/api/v1/namespaces/ns/pods",

@@ -1066,15 +1066,31 @@ struct Pki {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
+/// A new self-signed CA named `name`: its PEM and what signs with it.
+fn new_ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    let key = KeyPair::generate().expect("key");
+    let pem = ca.self_signed(&key).expect("ca").pem();
+    (pem, Issuer::new(ca, key))
+}
+
+/// A client certificate `issuer` signed, written as PEM to `cert` and `key`.
+fn issue_client(issuer: &rcgen::Issuer<'static, rcgen::KeyPair>, cert: &Path, key: &Path) {
+    let client_key = rcgen::KeyPair::generate().expect("key");
+    let signed = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("params")
+        .signed_by(&client_key, issuer)
+        .expect("client");
+    std::fs::write(cert, signed.pem()).expect("write");
+    std::fs::write(key, client_key.serialize_pem()).expect("write");
+}
+
 impl Pki {
     fn new(dir: &Path) -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "bcs-storage test CA");
-        let ca_key = KeyPair::generate().expect("key");
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let (ca_pem, issuer) = new_ca("bcs-storage test CA");
         let pki = Pki {
             ca: dir.join("ca.pem"),
             client_ca: dir.join("clients-ca.pem"),
@@ -1082,40 +1098,23 @@ impl Pki {
             key: dir.join("server-key.pem"),
             client_cert: dir.join("client.pem"),
             client_key: dir.join("client-key.pem"),
-            issuer: Issuer::new(ca, ca_key),
+            issuer,
         };
-        std::fs::write(&pki.ca, ca_cert.pem()).expect("write");
-        std::fs::write(&pki.client_ca, ca_cert.pem()).expect("write");
+        std::fs::write(&pki.ca, &ca_pem).expect("write");
+        std::fs::write(&pki.client_ca, &ca_pem).expect("write");
         pki.issue_server("server one");
-        let client = CertificateParams::new(Vec::<String>::new()).expect("params");
-        let client_key = KeyPair::generate().expect("key");
-        let cert = client.signed_by(&client_key, &pki.issuer).expect("client");
-        std::fs::write(&pki.client_cert, cert.pem()).expect("write");
-        std::fs::write(&pki.client_key, client_key.serialize_pem()).expect("write");
+        issue_client(&pki.issuer, &pki.client_cert, &pki.client_key);
         pki
     }
 
     /// Replaces the client CAs with a new CA; writes a client certificate
     /// it signed as `new-client.pem` and `new-client-key.pem` in `dir`.
     fn rotate_client_ca(&self, dir: &Path) -> (PathBuf, PathBuf) {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "bcs-storage clients CA two");
-        let ca_key = KeyPair::generate().expect("key");
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().expect("key");
-        let cert = CertificateParams::new(Vec::<String>::new())
-            .expect("params")
-            .signed_by(&key, &issuer)
-            .expect("client");
-        let (cert_file, key_file) = (dir.join("new-client.pem"), dir.join("new-client-key.pem"));
-        std::fs::write(&cert_file, cert.pem()).expect("write");
-        std::fs::write(&key_file, key.serialize_pem()).expect("write");
-        std::fs::write(&self.client_ca, ca_cert.pem()).expect("write");
-        (cert_file, key_file)
+        let (ca_pem, issuer) = new_ca("bcs-storage clients CA two");
+        let (cert, key) = (dir.join("new-client.pem"), dir.join("new-client-key.pem"));
+        issue_client(&issuer, &cert, &key);
+        std::fs::write(&self.client_ca, ca_pem).expect("write");
+        (cert, key)
     }
 
     /// Writes a new server certificate (key first, then certificate);
