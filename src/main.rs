@@ -1,4 +1,5 @@
-//! The `bcs-storage` binary: `bcs-storage [serve] [--config FILE]`.
+//! The `bcs-storage` binary: `bcs-storage [serve] [--config FILE]`, `token
+//! add`, and the client verbs (`get`, `list`, `put`, `delete`; `src/cli/`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ struct Cli {
     /// Configuration file (TOML) overriding the shipped defaults.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    client: bcs_storage::cli::Global,
 }
 
 #[derive(Subcommand)]
@@ -28,6 +31,8 @@ enum Command {
     /// Manage the bearer tokens of `auth.tokens_file`.
     #[command(subcommand)]
     Token(TokenCommand),
+    #[command(flatten)]
+    Client(bcs_storage::cli::Verb),
 }
 
 #[derive(Subcommand)]
@@ -50,6 +55,11 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Client commands only talk to a server: no configuration to read.
+    let command = match cli.command {
+        Some(Command::Client(verb)) => return bcs_storage::cli::run(verb, &cli.client),
+        other => other,
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -57,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    match command.unwrap_or(Command::Serve) {
         Command::Token(TokenCommand::Add { name, scope, file }) => {
             let Some(path) = file.or_else(|| settings.auth.tokens_file().map(PathBuf::from)) else {
                 eprintln!("bcs-storage: no tokens file: give --file or set auth.tokens_file");
@@ -80,6 +90,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Client(_) => unreachable!("client commands returned above"),
         Command::Serve => {
             bcs_storage::server::init_logging(settings.log.format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,7 @@
 //! All integration tests, as modules of one binary (one link, shared helpers).
 
 mod auth;
+mod cli;
 mod common;
 mod conformance;
 mod crash;

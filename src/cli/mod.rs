@@ -1,0 +1,428 @@
+//! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`):
+//! they talk to a running server only through its public HTTP API, as an
+//! ops script would, and end with an exit code scripts can rely on.
+
+pub mod output;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::Value;
+
+/// Flags of every client command, before or after the verb.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "BCS_STORAGE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// A token of the server's tokens file (sent as `Authorization: Bearer`).
+    #[arg(long, global = true, env = "BCS_STORAGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// How to print documents.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+    /// Aligned columns with ages, like kubectl.
+    Table,
+    /// The table with more columns.
+    Wide,
+}
+
+/// Which stored documents a command addresses.
+#[derive(Args, Debug, Clone)]
+pub struct Target {
+    /// The cluster (`BCS-K8S-00001`).
+    #[arg(short, long)]
+    pub cluster: String,
+    /// The namespace; without it, the cluster's documents of every
+    /// namespace (and cluster-scoped ones).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// The stored kind, as the data-watch agent names it (`Pod`,
+    /// `Deployment`, `Node`).
+    #[arg(short = 't', long = "type", value_name = "TYPE")]
+    pub kind: String,
+    /// The environment of the route.
+    #[arg(long, default_value = "k8s", value_parser = ["k8s", "mesos"])]
+    pub env: String,
+}
+
+/// A `KEY=VALUE` filter (`VALUE` may be a comma list: any of them).
+#[derive(Clone, Debug)]
+pub struct Where(String, String);
+
+fn parse_where(s: &str) -> Result<Where, String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok(Where(k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Verb {
+    /// Print one stored document.
+    #[command(after_help = "Examples:\n  \
+        bcs-storage get -c BCS-K8S-00001 -n default -t Pod --name web-0\n  \
+        bcs-storage get -c BCS-K8S-00001 -t Node --name node-1 -o yaml")]
+    Get {
+        #[command(flatten)]
+        target: Target,
+        /// The document's name.
+        #[arg(long)]
+        name: String,
+        /// Only these dotted paths (repeatable; `_id` always comes).
+        #[arg(long)]
+        field: Vec<String>,
+    },
+    /// List stored documents, filtered, a page or all of them.
+    #[command(after_help = "Examples:\n  \
+        bcs-storage list -c BCS-K8S-00001 -n default -t Pod -l app=web\n  \
+        bcs-storage list -c BCS-K8S-00001 -t Pod --where data.spec.nodeName=node-1 --all -o json\n  \
+        bcs-storage list -c BCS-K8S-00001 -t Event --updated-before 2026-12-01T00:00:00Z -o wide")]
+    List {
+        #[command(flatten)]
+        target: Target,
+        /// A Kubernetes label selector on the objects' labels.
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        /// Only these dotted paths (repeatable; `_id` always comes).
+        #[arg(long)]
+        field: Vec<String>,
+        /// Only documents whose KEY (a dotted path) is VALUE, or one of a
+        /// comma list of values (repeatable).
+        #[arg(long = "where", value_name = "KEY=VALUE", value_parser = parse_where)]
+        wheres: Vec<Where>,
+        /// Only documents last updated before this (unix seconds or RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        updated_before: Option<String>,
+        /// At most this many documents (with --all: per request).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Every matching document, page after page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Store (create or replace) one document from a JSON file.
+    #[command(after_help = "Examples:\n  \
+        bcs-storage put -c BCS-K8S-00001 -n default -t Pod --name web-0 -f pod.json\n  \
+        kubectl get pod web-0 -o json | bcs-storage put -c BCS-K8S-00001 -n default -t Pod --name web-0 -f -")]
+    Put {
+        #[command(flatten)]
+        target: Target,
+        /// The document's name.
+        #[arg(long)]
+        name: String,
+        /// The object to store as the document's `data` (JSON; `-` reads
+        /// standard input).
+        #[arg(short, long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Delete one document (deleting one that is not there succeeds).
+    #[command(after_help = "Example:\n  \
+        bcs-storage delete -c BCS-K8S-00001 -n default -t Pod --name web-0")]
+    Delete {
+        #[command(flatten)]
+        target: Target,
+        /// The document's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Why a command failed, and its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// The server refused (exit 1).
+    Refused(String),
+    /// Bad input found before asking the server (exit 2, as clap's).
+    Usage(String),
+    /// What was asked for does not exist (exit 3).
+    NotFound(String),
+    /// No answer from the server (exit 4).
+    Unreachable(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Refused(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::NotFound(_) => 3,
+            Failure::Unreachable(_) => 4,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Refused(m) | Failure::Usage(m) | Failure::NotFound(m) => m,
+            Failure::Unreachable(m) => m,
+        }
+    }
+}
+
+/// The code of a bcs reply for a document that does not exist.
+const NOT_FOUND: i64 = 1_405_087;
+
+/// The server's API, as a client sees it.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// What is escaped in a path segment.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+impl Client {
+    pub fn new(global: &Global) -> Result<Client, Failure> {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| Failure::Usage(format!("cannot make an HTTP client: {e}")))?;
+        let base = global.server.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Failure::Usage(format!(
+                "--server {:?}: give an http:// or https:// URL",
+                global.server
+            )));
+        }
+        Ok(Client {
+            http,
+            base,
+            token: global.token.clone(),
+        })
+    }
+
+    /// Sends a request to a bcs route; the envelope when `result` is true.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let mut url = format!("{}/bcsapi/v4/storage{path}", self.base);
+        if !query.is_empty() {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            url.push('?');
+            url.push_str(&q.finish());
+        }
+        let mut req = self.http.request(method, &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let unreachable = |e: reqwest::Error| {
+            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
+        };
+        let reply = req.send().map_err(unreachable)?;
+        let status = reply.status();
+        let text = reply.text().map_err(unreachable)?;
+        let envelope: Value = serde_json::from_str(&text)
+            .map_err(|_| Failure::Refused(format!("HTTP {status} from {url}: {}", text.trim())))?;
+        if envelope["result"] == true {
+            return Ok(envelope);
+        }
+        let message = envelope["message"]
+            .as_str()
+            .map_or_else(|| text.trim().to_owned(), str::to_owned);
+        if envelope["code"] == NOT_FOUND {
+            Err(Failure::NotFound(message))
+        } else {
+            Err(Failure::Refused(message))
+        }
+    }
+}
+
+/// The innermost cause of an error (reqwest's own says only "error
+/// sending request").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut last = e;
+    while let Some(c) = last.source() {
+        last = c;
+    }
+    last.to_string()
+}
+
+fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+impl Target {
+    /// The dynamic route of the target, and of one document when `name`.
+    fn path(&self, name: Option<&str>) -> String {
+        let mut p = match &self.namespace {
+            Some(ns) => format!(
+                "/{}/dynamic/namespace_resources/clusters/{}/namespaces/{}/{}",
+                self.env,
+                seg(&self.cluster),
+                seg(ns),
+                seg(&self.kind)
+            ),
+            None => format!(
+                "/{}/dynamic/cluster_resources/clusters/{}/{}",
+                self.env,
+                seg(&self.cluster),
+                seg(&self.kind)
+            ),
+        };
+        if let Some(n) = name {
+            p.push('/');
+            p.push_str(&seg(n));
+        }
+        p
+    }
+
+    /// How a document of the target is named in messages.
+    fn describe(&self, name: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {}/{name} in {}", self.kind, ns, self.cluster),
+            None => format!("{} {name} in {}", self.kind, self.cluster),
+        }
+    }
+}
+
+/// Documents asked for per request with `--all` (as the Go SDK pages).
+const PAGE: u64 = 200;
+
+/// Runs a client command; its exit code.
+pub fn run(verb: Verb, global: &Global) -> ExitCode {
+    match execute(verb, global) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("bcs-storage: {}", f.message());
+            ExitCode::from(f.exit_code())
+        }
+    }
+}
+
+fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
+    use reqwest::Method;
+    let client = Client::new(global)?;
+    let fields = |field: &[String]| -> Vec<(&'static str, String)> {
+        field.iter().map(|f| ("field", f.clone())).collect()
+    };
+    match verb {
+        Verb::Get {
+            target,
+            name,
+            field,
+        } => {
+            let reply = client
+                .call(
+                    Method::GET,
+                    &target.path(Some(&name)),
+                    &fields(&field),
+                    None,
+                )
+                .map_err(|f| match f {
+                    Failure::NotFound(m) => {
+                        Failure::NotFound(format!("{}: {m}", target.describe(&name)))
+                    }
+                    other => other,
+                })?;
+            output::print_one(&reply["data"], global.output);
+        }
+        Verb::List {
+            target,
+            selector,
+            field,
+            wheres,
+            updated_before,
+            limit,
+            all,
+        } => {
+            let mut query: Vec<(&str, String)> = fields(&field);
+            if let Some(s) = selector {
+                query.push(("labelSelector", s));
+            }
+            if let Some(t) = updated_before {
+                query.push(("updateTimeBefore", t));
+            }
+            let wheres: Vec<(String, String)> = wheres.into_iter().map(|w| (w.0, w.1)).collect();
+            for (k, v) in &wheres {
+                query.push((k.as_str(), v.clone()));
+            }
+            let path = target.path(None);
+            let docs = if all {
+                let page = limit.unwrap_or(PAGE).max(1);
+                let mut docs = Vec::new();
+                loop {
+                    let mut q = query.clone();
+                    q.push(("offset", docs.len().to_string()));
+                    q.push(("limit", page.to_string()));
+                    let reply = client.call(Method::GET, &path, &q, None)?;
+                    let got = match reply["data"].clone() {
+                        Value::Array(a) => a,
+                        _ => Vec::new(),
+                    };
+                    let short = (got.len() as u64) < page;
+                    docs.extend(got);
+                    if short {
+                        break docs;
+                    }
+                }
+            } else {
+                if let Some(l) = limit {
+                    query.push(("limit", l.to_string()));
+                }
+                match client.call(Method::GET, &path, &query, None)?["data"].clone() {
+                    Value::Array(a) => a,
+                    _ => Vec::new(),
+                }
+            };
+            output::print_list(&docs, global.output);
+        }
+        Verb::Put { target, name, file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| Failure::Usage(format!("standard input: {e}")))?;
+                s
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?
+            };
+            let data: Value = serde_json::from_str(&text)
+                .map_err(|e| Failure::Usage(format!("{}: not JSON: {e}", file.display())))?;
+            let body = serde_json::json!({ "data": data });
+            client.call(Method::PUT, &target.path(Some(&name)), &[], Some(&body))?;
+            println!("{} stored", target.describe(&name));
+        }
+        Verb::Delete { target, name } => {
+            client.call(Method::DELETE, &target.path(Some(&name)), &[], None)?;
+            println!("{} deleted", target.describe(&name));
+        }
+    }
+    Ok(())
+}

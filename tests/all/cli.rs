@@ -1,0 +1,295 @@
+//! The client commands (`bcs-storage get|list|put|delete`), run as the real
+//! binary against a real server, as an ops script runs them: what they
+//! print, and the exit codes scripts rely on (0 ok, 1 refused, 2 usage,
+//! 3 not found, 4 unreachable).
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use crate::crash::{Server, free_port, start_with};
+
+fn cli(server: &Server) -> Command {
+    let mut c = Command::cargo_bin("bcs-storage").expect("the binary");
+    c.env(
+        "BCS_STORAGE_SERVER",
+        format!("http://127.0.0.1:{}", server.port),
+    )
+    .env_remove("BCS_STORAGE_TOKEN");
+    c
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn pod(name: &str, app: &str) -> String {
+    json!({"metadata": {"name": name, "labels": {"app": app}}, "status": {"phase": "Running"}})
+        .to_string()
+}
+
+#[test]
+fn put_get_list_and_delete_documents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    // From a file and from standard input.
+    let file = dir.path().join("web-0.json");
+    std::fs::write(&file, pod("web-0", "web")).expect("write");
+    let out = cli(&server)
+        .args([
+            "put", "-c", "C1", "-n", "default", "-t", "Pod", "--name", "web-0", "-f",
+        ])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Pod default/web-0 in C1 stored\n");
+    for (ns, name, app) in [("default", "web-1", "web"), ("kube-system", "dns", "dns")] {
+        cli(&server)
+            .args([
+                "put", "-c", "C1", "-n", ns, "-t", "Pod", "--name", name, "-f", "-",
+            ])
+            .write_stdin(pod(name, app))
+            .assert()
+            .success();
+    }
+
+    // One document, as JSON (the stored form) and as YAML.
+    let out = cli(&server)
+        .args([
+            "get", "-c", "C1", "-n", "default", "-t", "Pod", "--name", "web-0", "-o", "json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["resourceName"], "web-0");
+    assert_eq!(doc["data"]["status"]["phase"], "Running");
+    let out = cli(&server)
+        .args([
+            "-o", "yaml", "get", "-c", "C1", "-n", "default", "-t", "Pod", "--name", "web-0",
+        ])
+        .output()
+        .expect("runs");
+    let yaml: Value = serde_norway::from_str(&stdout(&out)).expect("yaml");
+    assert_eq!(yaml, doc);
+
+    // A table across namespaces, kubectl-like.
+    let out = cli(&server)
+        .args(["list", "-c", "C1", "-t", "Pod"])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAMESPACE", "NAME", "AGE"], "{text}");
+    let names: Vec<(&str, &str)> = rows[1..].iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        names,
+        [
+            ("default", "web-0"),
+            ("default", "web-1"),
+            ("kube-system", "dns")
+        ],
+        "{text}"
+    );
+    assert!(rows[1][2].ends_with('s'), "an age in seconds: {text}");
+    // Filters: a label selector, a field condition, the wide table.
+    let out = cli(&server)
+        .args([
+            "list", "-c", "C1", "-t", "Pod", "-l", "app=web", "-o", "wide",
+        ])
+        .args(["--where", "data.metadata.name=web-1,web-9"])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with("CLUSTER") && lines[0].ends_with("LABELS"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("web-1") && lines[1].ends_with("app=web"),
+        "{text}"
+    );
+
+    // Deleted: then not found (exit 3), naming what.
+    cli(&server)
+        .args([
+            "delete", "-c", "C1", "-n", "default", "-t", "Pod", "--name", "web-0",
+        ])
+        .assert()
+        .success()
+        .stdout("Pod default/web-0 in C1 deleted\n");
+    let out = cli(&server)
+        .args([
+            "get", "-c", "C1", "-n", "default", "-t", "Pod", "--name", "web-0",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Pod default/web-0 in C1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `--all` follows the pages to the end; without it, `--limit` is one page.
+#[test]
+fn list_all_follows_every_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    for i in 0..25 {
+        cli(&server)
+            .args([
+                "put",
+                "-c",
+                "C2",
+                "-t",
+                "Node",
+                "--name",
+                &format!("node-{i:02}"),
+                "-f",
+                "-",
+            ])
+            .write_stdin(json!({"metadata": {"name": format!("node-{i:02}")}}).to_string())
+            .assert()
+            .success();
+    }
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = cli(&server)
+            .args([
+                "list",
+                "-c",
+                "C2",
+                "-t",
+                "Node",
+                "-o",
+                "json",
+                "--field",
+                "resourceName",
+            ])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let docs: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("json");
+        docs.iter()
+            .map(|d| d["resourceName"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    assert_eq!(names(&["--limit", "7"]).len(), 7);
+    let all = names(&["--all", "--limit", "7"]);
+    let want: Vec<String> = (0..25).map(|i| format!("node-{i:02}")).collect();
+    assert_eq!(all, want);
+    // Cluster-scoped documents: no namespace column.
+    let out = cli(&server)
+        .args(["list", "-c", "C2", "-t", "Node", "--limit", "1"])
+        .output()
+        .expect("runs");
+    assert!(stdout(&out).starts_with("NAME "), "{}", stdout(&out));
+}
+
+/// The exit codes, and messages on standard error.
+#[test]
+fn exit_codes_scripts_can_rely_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    // 1: the server refused, with its message.
+    let out = cli(&server)
+        .args(["list", "-c", "C1", "-t", "Pod", "-l", "app in ("])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("labelSelector"), "{}", stderr(&out));
+    // 2: a file that is not JSON is refused before asking the server.
+    let out = cli(&server)
+        .args(["put", "-c", "C1", "-t", "Pod", "--name", "x", "-f", "-"])
+        .write_stdin("not json")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not JSON"), "{}", stderr(&out));
+    // 2: usage.
+    for args in [
+        &["list", "-t", "Pod"][..],
+        &["list", "-c", "C1", "-t", "Pod", "--where", "nokey"],
+        &["list", "-c", "C1", "-t", "Pod", "-o", "xml"],
+        &["frobnicate"],
+    ] {
+        let out = cli(&server).args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    // 3: not found.
+    cli(&server)
+        .args(["get", "-c", "C1", "-t", "Node", "--name", "nope"])
+        .assert()
+        .code(3);
+    // 4: nothing listens there; the flag wins over the environment and
+    // works after the verb too.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = cli(&server)
+        .args(["list", "-c", "C1", "-t", "Pod", "--server", &closed])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    // Help with examples on every verb.
+    for verb in ["get", "list", "put", "delete"] {
+        let out = cli(&server).args([verb, "--help"]).output().expect("runs");
+        assert!(out.status.success());
+        assert!(
+            stdout(&out).contains("bcs-storage "),
+            "{verb}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+/// With authentication on, the token comes from `--token` or
+/// `BCS_STORAGE_TOKEN`; without one the command fails with the server's
+/// reason.
+#[test]
+fn tokens_from_the_flag_or_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tokens.toml");
+    let token = crate::auth::add_token(&file, "ops", "write");
+    let server = start_with(
+        &dir.path().join("data"),
+        &[(
+            "BCS_STORAGE__AUTH__TOKENS_FILE",
+            file.to_str().expect("utf-8"),
+        )],
+    );
+    let out = cli(&server)
+        .args(["list", "-c", "C1", "-t", "Pod"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).to_lowercase().contains("token"),
+        "{}",
+        stderr(&out)
+    );
+    cli(&server)
+        .args([
+            "--token", &token, "put", "-c", "C1", "-t", "Node", "--name", "n1", "-f", "-",
+        ])
+        .write_stdin("{}")
+        .assert()
+        .success();
+    cli(&server)
+        .env("BCS_STORAGE_TOKEN", &token)
+        .args([
+            "get", "-c", "C1", "-t", "Node", "--name", "n1", "-o", "json",
+        ])
+        .assert()
+        .success();
+}
