@@ -1,10 +1,11 @@
 //! The `bcs-storage` binary: `bcs-storage [serve] [--config FILE]`, `token
-//! add`, and the client verbs (`get`, `list`, `put`, `delete`; `src/cli/`).
+//! add`, and the client verbs (`get`, `list`, `put`, `delete`, `batch-delete`,
+//! `clean-cluster`, `completions`; `src/cli/`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use bcs_storage::config::Settings;
 
@@ -57,6 +58,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Client commands only talk to a server: no configuration to read.
     let command = match cli.command {
+        Some(Command::Client(bcs_storage::cli::Verb::Completions { shell })) => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "bcs-storage", &mut out);
+            return ExitCode::SUCCESS;
+        }
         Some(Command::Client(verb)) => return bcs_storage::cli::run(verb, &cli.client),
         other => other,
     };

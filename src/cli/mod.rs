@@ -1,6 +1,7 @@
-//! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`):
-//! they talk to a running server only through its public HTTP API, as an
-//! ops script would, and end with an exit code scripts can rely on.
+//! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`,
+//! `batch-delete`, `clean-cluster`): they talk to a running server only
+//! through its public HTTP API, as an ops script would, and end with an
+//! exit code scripts can rely on.
 
 pub mod output;
 
@@ -130,6 +131,55 @@ pub enum Verb {
         #[arg(short, long, value_name = "FILE")]
         file: PathBuf,
     },
+    /// Delete every document of a type that matches, after saying how many.
+    #[command(
+        name = "batch-delete",
+        after_help = "Examples:\n  \
+        bcs-storage batch-delete -c BCS-K8S-00001 -n default -t Pod -l app=old\n  \
+        bcs-storage batch-delete -c BCS-K8S-00001 -t Event --updated-before 2026-11-01T00:00:00Z --yes\n  \
+        bcs-storage batch-delete -c BCS-K8S-00001 -t Pod --dry-run"
+    )]
+    BatchDelete {
+        #[command(flatten)]
+        target: Target,
+        /// A Kubernetes label selector on the objects' labels.
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        /// Only documents whose KEY (a dotted path) is VALUE, or one of a
+        /// comma list of values (repeatable).
+        #[arg(long = "where", value_name = "KEY=VALUE", value_parser = parse_where)]
+        wheres: Vec<Where>,
+        /// Only documents last updated before this (unix seconds or RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        updated_before: Option<String>,
+        /// Delete without asking.
+        #[arg(short, long)]
+        yes: bool,
+        /// Only count what would be deleted.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+    },
+    /// Delete every document of a cluster (every type, its events), after
+    /// the cluster's id is typed again.
+    #[command(
+        name = "clean-cluster",
+        after_help = "Examples:\n  \
+        bcs-storage clean-cluster -c BCS-K8S-00001\n  \
+        bcs-storage clean-cluster -c BCS-K8S-00001 --yes"
+    )]
+    CleanCluster {
+        /// The cluster (`BCS-K8S-00001`).
+        #[arg(short, long)]
+        cluster: String,
+        /// Delete without asking.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Print a shell completion script (`source <(bcs-storage completions bash)`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Delete one document (deleting one that is not there succeeds).
     #[command(after_help = "Example:\n  \
         bcs-storage delete -c BCS-K8S-00001 -n default -t Pod --name web-0")]
@@ -140,6 +190,38 @@ pub enum Verb {
         #[arg(long)]
         name: String,
     },
+}
+
+/// Asks on standard error; true when the answer (a line of standard input)
+/// is `expected`.
+fn confirm(question: &str, expected: &[&str]) -> Result<bool, Failure> {
+    use std::io::Write;
+    eprint!("{question} ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::Usage(format!("standard input: {e}")))?;
+    Ok(expected.contains(&line.trim()))
+}
+
+/// "1 document", "3 documents".
+fn documents(n: u64) -> String {
+    if n == 1 {
+        "1 document".into()
+    } else {
+        format!("{n} documents")
+    }
+}
+
+/// Unix seconds of a time given as unix seconds or RFC 3339.
+fn unix_seconds(t: &str) -> Result<i64, Failure> {
+    if let Ok(n) = t.parse::<i64>() {
+        return Ok(n);
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.timestamp())
+        .map_err(|_| Failure::Usage(format!("{t:?}: give unix seconds or an RFC 3339 time")))
 }
 
 /// Why a command failed, and its exit code.
@@ -222,7 +304,7 @@ impl Client {
         &self,
         method: reqwest::Method,
         path: &str,
-        query: &[(&str, String)],
+        query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Value, Failure> {
         let mut url = format!("{}/bcsapi/v4/storage{path}", self.base);
@@ -311,6 +393,56 @@ impl Target {
     }
 }
 
+/// Query parameters, in order (a name may repeat).
+type Query = Vec<(String, String)>;
+
+/// The query of a label selector, `KEY=VALUE` conditions and an update
+/// time bound, as the list and batch-delete routes read them.
+fn filters(
+    selector: Option<String>,
+    wheres: &[Where],
+    updated_before: Option<&str>,
+) -> Result<Query, Failure> {
+    let mut query = Vec::new();
+    if let Some(s) = selector {
+        query.push(("labelSelector".into(), s));
+    }
+    if let Some(t) = updated_before {
+        // Seconds, which both routes read (batch deletes only those).
+        query.push(("updateTimeBefore".into(), unix_seconds(t)?.to_string()));
+    }
+    for w in wheres {
+        query.push((w.0.clone(), w.1.clone()));
+    }
+    Ok(query)
+}
+
+/// Every document of `path` matching `query`, `page` per request.
+fn list_all(
+    client: &Client,
+    path: &str,
+    query: &[(String, String)],
+    page: u64,
+) -> Result<Vec<Value>, Failure> {
+    let page = page.max(1);
+    let mut docs = Vec::new();
+    loop {
+        let mut q = query.to_vec();
+        q.push(("offset".into(), docs.len().to_string()));
+        q.push(("limit".into(), page.to_string()));
+        let reply = client.call(reqwest::Method::GET, path, &q, None)?;
+        let got = match reply["data"].clone() {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        let short = (got.len() as u64) < page;
+        docs.extend(got);
+        if short {
+            return Ok(docs);
+        }
+    }
+}
+
 /// Documents asked for per request with `--all` (as the Go SDK pages).
 const PAGE: u64 = 200;
 
@@ -328,9 +460,8 @@ pub fn run(verb: Verb, global: &Global) -> ExitCode {
 fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
     use reqwest::Method;
     let client = Client::new(global)?;
-    let fields = |field: &[String]| -> Vec<(&'static str, String)> {
-        field.iter().map(|f| ("field", f.clone())).collect()
-    };
+    let fields =
+        |field: &[String]| -> Query { field.iter().map(|f| ("field".into(), f.clone())).collect() };
     match verb {
         Verb::Get {
             target,
@@ -361,39 +492,14 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             limit,
             all,
         } => {
-            let mut query: Vec<(&str, String)> = fields(&field);
-            if let Some(s) = selector {
-                query.push(("labelSelector", s));
-            }
-            if let Some(t) = updated_before {
-                query.push(("updateTimeBefore", t));
-            }
-            let wheres: Vec<(String, String)> = wheres.into_iter().map(|w| (w.0, w.1)).collect();
-            for (k, v) in &wheres {
-                query.push((k.as_str(), v.clone()));
-            }
+            let mut query = filters(selector, &wheres, updated_before.as_deref())?;
+            query.extend(fields(&field));
             let path = target.path(None);
             let docs = if all {
-                let page = limit.unwrap_or(PAGE).max(1);
-                let mut docs = Vec::new();
-                loop {
-                    let mut q = query.clone();
-                    q.push(("offset", docs.len().to_string()));
-                    q.push(("limit", page.to_string()));
-                    let reply = client.call(Method::GET, &path, &q, None)?;
-                    let got = match reply["data"].clone() {
-                        Value::Array(a) => a,
-                        _ => Vec::new(),
-                    };
-                    let short = (got.len() as u64) < page;
-                    docs.extend(got);
-                    if short {
-                        break docs;
-                    }
-                }
+                list_all(&client, &path, &query, limit.unwrap_or(PAGE))?
             } else {
                 if let Some(l) = limit {
-                    query.push(("limit", l.to_string()));
+                    query.push(("limit".into(), l.to_string()));
                 }
                 match client.call(Method::GET, &path, &query, None)?["data"].clone() {
                     Value::Array(a) => a,
@@ -402,6 +508,64 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             };
             output::print_list(&docs, global.output);
         }
+        Verb::BatchDelete {
+            target,
+            selector,
+            wheres,
+            updated_before,
+            yes,
+            dry_run,
+        } => {
+            let query = filters(selector, &wheres, updated_before.as_deref())?;
+            let path = target.path(None);
+            let mut counting = query.clone();
+            counting.push(("field".into(), "_id".into()));
+            let count = list_all(&client, &path, &counting, 5000)?.len();
+            let what = match &target.namespace {
+                Some(ns) => format!("{} in namespace {ns} of {}", target.kind, target.cluster),
+                None => format!("{} in {}", target.kind, target.cluster),
+            };
+            let verb = if count == 1 { "matches" } else { "match" };
+            println!("{} of {what} {verb}", documents(count as u64));
+            if dry_run || count == 0 {
+                return Ok(());
+            }
+            let question = format!("Delete {}? [y/N]", documents(count as u64));
+            if !yes && !confirm(&question, &["y", "yes"])? {
+                return Err(Failure::Refused(
+                    "not confirmed (--yes skips the question): nothing deleted".into(),
+                ));
+            }
+            let reply = client.call(Method::DELETE, &path, &query, None)?;
+            println!(
+                "{} deleted",
+                documents(reply["total"].as_u64().unwrap_or(0))
+            );
+        }
+        Verb::CleanCluster { cluster, yes } => {
+            let question = format!(
+                "Every document of cluster {cluster} (all types, its events) will be deleted. \
+                 Type the cluster's id to go on:"
+            );
+            if !yes && !confirm(&question, &[cluster.as_str()])? {
+                return Err(Failure::Refused(
+                    "not confirmed (--yes skips the question): nothing deleted".into(),
+                ));
+            }
+            let reply = client.call(
+                Method::DELETE,
+                &format!("/clusters/{}/data", seg(&cluster)),
+                &[],
+                None,
+            )?;
+            let counts = &reply["data"][0]["deletedCounts"];
+            println!(
+                "cluster {cluster} cleaned: {} and {} events deleted",
+                documents(counts["dynamic"].as_u64().unwrap_or(0)),
+                counts["event"].as_u64().unwrap_or(0)
+            );
+        }
+        Verb::Completions { .. } => unreachable!("main prints completions"),
         Verb::Put { target, name, file } => {
             let text = if file.as_os_str() == "-" {
                 let mut s = String::new();

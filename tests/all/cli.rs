@@ -293,3 +293,154 @@ fn tokens_from_the_flag_or_the_environment() {
         .assert()
         .success();
 }
+
+fn names_in(server: &Server, cluster: &str) -> Vec<String> {
+    let out = cli(server)
+        .args([
+            "list",
+            "-c",
+            cluster,
+            "-t",
+            "Pod",
+            "-o",
+            "json",
+            "--field",
+            "resourceName",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("json");
+    docs.iter()
+        .map(|d| d["resourceName"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// A batch delete says how many documents match and asks first: `n` (or
+/// no answer at all) deletes nothing, `y` deletes them, `--dry-run` only
+/// counts, `--yes` does not ask.
+#[test]
+fn batch_delete_counts_and_asks_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    for (name, app) in [
+        ("old-1", "old"),
+        ("old-2", "old"),
+        ("old-3", "old"),
+        ("keep", "new"),
+    ] {
+        cli(&server)
+            .args([
+                "put", "-c", "C3", "-n", "default", "-t", "Pod", "--name", name, "-f", "-",
+            ])
+            .write_stdin(pod(name, app))
+            .assert()
+            .success();
+    }
+    let batch = [
+        "batch-delete",
+        "-c",
+        "C3",
+        "-n",
+        "default",
+        "-t",
+        "Pod",
+        "-l",
+        "app=old",
+    ];
+    cli(&server)
+        .args(batch)
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout("3 documents of Pod in namespace default of C3 match\n");
+    for answer in ["n\n", "", "yes please\n"] {
+        let out = cli(&server)
+            .args(batch)
+            .write_stdin(answer)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{answer:?}");
+        assert!(
+            stderr(&out).contains("Delete 3 documents? [y/N]"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("nothing deleted"), "{}", stderr(&out));
+    }
+    assert_eq!(names_in(&server, "C3").len(), 4);
+    cli(&server)
+        .args(batch)
+        .write_stdin("y\n")
+        .assert()
+        .success()
+        .stdout("3 documents of Pod in namespace default of C3 match\n3 documents deleted\n");
+    assert_eq!(names_in(&server, "C3"), ["keep"]);
+    // --yes: no question; nothing matching: nothing asked either.
+    cli(&server)
+        .args(["batch-delete", "-c", "C3", "-t", "Pod", "--yes"])
+        .assert()
+        .success()
+        .stdout("1 document of Pod in C3 matches\n1 document deleted\n");
+    cli(&server)
+        .args(["batch-delete", "-c", "C3", "-t", "Pod"])
+        .assert()
+        .success()
+        .stdout("0 documents of Pod in C3 match\n");
+}
+
+/// Cleaning a cluster asks for its id to be typed again; other clusters
+/// keep their documents.
+#[test]
+fn clean_cluster_wants_the_cluster_id_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    for cluster in ["C4", "C5"] {
+        cli(&server)
+            .args([
+                "put", "-c", cluster, "-n", "ns", "-t", "Pod", "--name", "p", "-f", "-",
+            ])
+            .write_stdin(pod("p", "web"))
+            .assert()
+            .success();
+    }
+    cli(&server)
+        .args(["clean-cluster", "-c", "C4"])
+        .write_stdin("y\n")
+        .assert()
+        .code(1);
+    assert_eq!(names_in(&server, "C4"), ["p"]);
+    cli(&server)
+        .args(["clean-cluster", "-c", "C4"])
+        .write_stdin("C4\n")
+        .assert()
+        .success()
+        .stdout("cluster C4 cleaned: 1 document and 0 events deleted\n");
+    assert!(names_in(&server, "C4").is_empty());
+    assert_eq!(names_in(&server, "C5"), ["p"]);
+}
+
+/// Completion scripts for the shells, naming the verbs; bash accepts it.
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::cargo_bin("bcs-storage")
+            .expect("the binary")
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        let script = stdout(&out);
+        assert!(
+            script.contains("batch-delete") && script.contains("clean-cluster"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let checked = std::process::Command::new("bash")
+                .args(["-n", "-c", &script])
+                .status()
+                .expect("bash runs");
+            assert!(checked.success(), "bash -n refuses the script");
+        }
+    }
+}
