@@ -1,9 +1,10 @@
 //! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`,
-//! `batch-delete`, `clean-cluster`): they talk to a running server only
+//! `batch-delete`, `clean-cluster`, `watch`): they talk to a running server only
 //! through its public HTTP API, as an ops script would, and end with an
 //! exit code scripts can rely on.
 
 pub mod output;
+mod watch;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -175,6 +176,26 @@ pub enum Verb {
         #[arg(short, long)]
         yes: bool,
     },
+    /// Follow changes of a type in a cluster, one line per change, resuming
+    /// by itself after the stream ends or the connection is lost.
+    #[command(after_help = "Examples:\n  \
+        bcs-storage watch -c BCS-K8S-00001 -t Pod\n  \
+        bcs-storage watch -c BCS-K8S-00001 -t Pod -o json --since 41 --max-events 10")]
+    Watch {
+        /// The cluster (`BCS-K8S-00001`).
+        #[arg(short, long)]
+        cluster: String,
+        /// The stored kind (`Pod`).
+        #[arg(short = 't', long = "type", value_name = "TYPE")]
+        kind: String,
+        /// Start right after this revision (a `resourceVersion` printed
+        /// before) instead of now.
+        #[arg(long, value_name = "REV")]
+        since: Option<String>,
+        /// Stop after this many changes.
+        #[arg(long)]
+        max_events: Option<u64>,
+    },
     /// Print a shell completion script (`source <(bcs-storage completions bash)`).
     Completions {
         #[arg(value_enum)]
@@ -283,6 +304,9 @@ impl Client {
     pub fn new(global: &Global) -> Result<Client, Failure> {
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // No limit on a whole exchange: a watch lasts, a large list takes
+            // its time (the server bounds what it answers).
+            .timeout(None)
             .build()
             .map_err(|e| Failure::Usage(format!("cannot make an HTTP client: {e}")))?;
         let base = global.server.trim_end_matches('/').to_owned();
@@ -296,6 +320,20 @@ impl Client {
             http,
             base,
             token: global.token.clone(),
+        })
+    }
+
+    /// POSTs `body` to a bcs route and hands back the streamed reply.
+    fn stream(&self, path: &str, body: &Value) -> Result<reqwest::blocking::Response, Failure> {
+        let mut req = self
+            .http
+            .post(format!("{}/bcsapi/v4/storage{path}", self.base))
+            .json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req.send().map_err(|e| {
+            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
         })
     }
 
@@ -566,6 +604,12 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             );
         }
         Verb::Completions { .. } => unreachable!("main prints completions"),
+        Verb::Watch {
+            cluster,
+            kind,
+            since,
+            max_events,
+        } => watch::follow(&client, &cluster, &kind, since, max_events, global.output)?,
         Verb::Put { target, name, file } => {
             let text = if file.as_os_str() == "-" {
                 let mut s = String::new();

@@ -444,3 +444,90 @@ fn completions_for_bash_zsh_and_fish() {
         }
     }
 }
+
+/// `watch` prints each change as it comes and, when the server is killed
+/// and started again on the same data, watches again from the last
+/// revision it printed: nothing missed, nothing twice.
+#[test]
+fn watch_resumes_by_itself_after_the_server_restarts() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("BCS_STORAGE__SERVER__LISTEN", listen.as_str())];
+    let server = start_with(dir.path(), &env);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bcs-storage"))
+        .args([
+            "watch",
+            "-c",
+            "C6",
+            "-t",
+            "Pod",
+            "-o",
+            "json",
+            "--max-events",
+            "3",
+        ])
+        .env("BCS_STORAGE_SERVER", format!("http://{listen}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    // Killed if the test fails half way.
+    struct Watch(std::process::Child);
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut watch = Watch(child);
+    let stdout = watch.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> (i64, String) {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a frame within 30 s");
+        let f: Value = serde_json::from_str(&line).expect("a JSON frame");
+        let name = f["value"]["resourceName"].as_str().expect("name");
+        (f["type"].as_i64().expect("type"), name.to_owned())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while crate::crash::open_watches(server.port) != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch never opened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let put = |server: &Server, name: &str| {
+        cli(server)
+            .args([
+                "put", "-c", "C6", "-n", "ns", "-t", "Pod", "--name", name, "-f", "-",
+            ])
+            .write_stdin(pod(name, "web"))
+            .assert()
+            .success();
+    };
+    put(&server, "one");
+    assert_eq!(next(), (1, "one".to_owned()));
+    drop(server); // SIGKILL
+    let server = start_with(dir.path(), &env);
+    put(&server, "two");
+    cli(&server)
+        .args([
+            "delete", "-c", "C6", "-n", "ns", "-t", "Pod", "--name", "one",
+        ])
+        .assert()
+        .success();
+    assert_eq!(next(), (1, "two".to_owned()));
+    assert_eq!(next(), (2, "one".to_owned()));
+    let status = watch.0.wait().expect("watch ends");
+    assert!(status.success(), "{status:?}");
+}

@@ -45,7 +45,12 @@ pub(crate) fn start_logged(
     env: &[(&str, &str)],
     log: Option<&std::path::Path>,
 ) -> Server {
-    let port = free_port();
+    // A listen address among `env` fixes the port (a restart on the same one).
+    let port = env
+        .iter()
+        .find(|(k, _)| *k == "BCS_STORAGE__SERVER__LISTEN")
+        .and_then(|(_, v)| v.rsplit(':').next()?.parse().ok())
+        .unwrap_or_else(free_port);
     let (out, level) = match log {
         Some(path) => (
             Stdio::from(std::fs::File::create(path).expect("log file")),
