@@ -1,6 +1,7 @@
 //! The `bcs-storage` binary: `bcs-storage [serve] [--config FILE]`, `token
 //! add`, and the client verbs (`get`, `list`, `put`, `delete`, `batch-delete`,
-//! `clean-cluster`, `watch`, `completions`; `src/cli/`).
+//! `clean-cluster`, `watch`, `query`, `events`, `alarms`, `completions`;
+//! `src/cli/`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

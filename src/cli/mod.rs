@@ -1,5 +1,5 @@
 //! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`,
-//! `batch-delete`, `clean-cluster`, `watch`): they talk to a running server only
+//! `batch-delete`, `clean-cluster`, `watch`, `query`, `events`, `alarms`): they talk to a running server only
 //! through its public HTTP API, as an ops script would, and end with an
 //! exit code scripts can rely on.
 
@@ -195,6 +195,96 @@ pub enum Verb {
         /// Stop after this many changes.
         #[arg(long)]
         max_events: Option<u64>,
+    },
+    /// Query a kind through the typed query routes; the kind's own filters
+    /// follow as `--kebab-case value` (`--host-ip 10.0.0.1`, time filters as
+    /// `--start-time-begin T`).
+    #[command(after_help = "Examples:\n  \
+        bcs-storage query pod -c BCS-K8S-00001 --host-ip 10.0.0.1\n  \
+        bcs-storage query deployment -c BCS-K8S-00001 -n default --replicas 3 -o json\n  \
+        bcs-storage query application --env mesos -c BCS-MESOS-1 --status Running")]
+    Query {
+        /// The query kind (`pod`, `deployment`, `node` ...).
+        kind: String,
+        /// The cluster (`BCS-K8S-00001`).
+        #[arg(short, long)]
+        cluster: String,
+        /// Namespaces (a comma list).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Names (a comma list).
+        #[arg(long)]
+        name: Option<String>,
+        /// The environment of the route.
+        #[arg(long, default_value = "k8s", value_parser = ["k8s", "mesos"])]
+        env: String,
+        /// At most this many documents.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// The kind's filters: `--kebab-name VALUE` ..., after every other
+        /// flag (global ones such as `-o` go before them).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "FILTERS"
+        )]
+        filters: Vec<String>,
+    },
+    /// List events of clusters, newest first.
+    #[command(after_help = "Examples:\n  \
+        bcs-storage events -c BCS-K8S-00001 --level Warning\n  \
+        bcs-storage events -c BCS-K8S-00001,BCS-K8S-00002 --object web-0 --since 2026-12-01T00:00:00Z -o json")]
+    Events {
+        /// Clusters (a comma list).
+        #[arg(short, long)]
+        cluster: String,
+        /// Levels (`Warning`, `Normal`; a comma list).
+        #[arg(long)]
+        level: Option<String>,
+        /// The involved object's kinds (a comma list).
+        #[arg(long)]
+        kind: Option<String>,
+        /// The involved object's namespaces (a comma list).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// The involved object's names (a comma list).
+        #[arg(long)]
+        object: Option<String>,
+        /// Only events after this time (unix seconds, RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only events before this time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// List alarms, newest first.
+    #[command(after_help = "Example:\n  \
+        bcs-storage alarms -c BCS-K8S-00001 --type sms --since 2026-12-01T00:00:00Z")]
+    Alarms {
+        /// Clusters (a comma list).
+        #[arg(short, long)]
+        cluster: Option<String>,
+        /// Namespaces (a comma list).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Types (a comma list; each may be part of the stored type).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// Sources (a comma list).
+        #[arg(long)]
+        source: Option<String>,
+        /// Only alarms after this time (unix seconds, RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only alarms before this time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// At most this many alarms.
+        #[arg(long)]
+        limit: Option<u64>,
     },
     /// Print a shell completion script (`source <(bcs-storage completions bash)`).
     Completions {
@@ -455,6 +545,79 @@ fn filters(
     Ok(query)
 }
 
+/// The parameters that were given.
+fn given<const N: usize>(pairs: [(&str, Option<String>); N]) -> Query {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+        .collect()
+}
+
+/// `--host-ip 10.0.0.1 --start-time-begin T` → the kind's parameters
+/// (`hostIp`, `startTimeBegin`), checked against the kind's table.
+fn query_filters(env: &str, kind: &str, args: &[String]) -> Result<Query, Failure> {
+    use crate::domain::query::{KINDS, Ty};
+    let kinds = || {
+        KINDS
+            .iter()
+            .filter(|k| k.env.as_str() == env)
+            .map(|k| k.route)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(k) = KINDS
+        .iter()
+        .find(|k| k.env.as_str() == env && k.route == kind)
+    else {
+        return Err(Failure::Usage(format!(
+            "no query kind {kind:?} in {env}; the kinds: {}",
+            kinds()
+        )));
+    };
+    let mut names: Vec<String> = Vec::new();
+    for p in k.params {
+        if p.ty == Ty::Time {
+            names.push(format!("{}Begin", p.name));
+            names.push(format!("{}End", p.name));
+        } else {
+            names.push(p.name.to_owned());
+        }
+    }
+    let kebab = |camel: &str| {
+        let mut out = String::new();
+        for c in camel.chars() {
+            if c.is_ascii_uppercase() {
+                out.push('-');
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let flags: Vec<String> = names.iter().map(|n| format!("--{}", kebab(n))).collect();
+    let mut query = Query::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let Some(i) = flags.iter().position(|f| f == flag) else {
+            return Err(Failure::Usage(format!(
+                "{arg:?} is no filter of {kind}; its filters: {}",
+                flags.join(" ")
+            )));
+        };
+        let value = match inline.or_else(|| it.next().cloned()) {
+            Some(v) => v,
+            None => return Err(Failure::Usage(format!("{flag} wants a value"))),
+        };
+        query.push((names[i].clone(), value));
+    }
+    Ok(query)
+}
+
 /// Every document of `path` matching `query`, `page` per request.
 fn list_all(
     client: &Client,
@@ -604,6 +767,80 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             );
         }
         Verb::Completions { .. } => unreachable!("main prints completions"),
+        Verb::Query {
+            kind,
+            cluster,
+            namespace,
+            name,
+            env,
+            limit,
+            filters,
+        } => {
+            let mut query = query_filters(&env, &kind, &filters)?;
+            let given = [("namespace", namespace), ("name", name)];
+            query.extend(
+                given
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+            );
+            if let Some(l) = limit {
+                query.push(("limit".into(), l.to_string()));
+            }
+            let path = format!(
+                "/query/{env}/dynamic/clusters/{}/{}",
+                seg(&cluster),
+                seg(&kind)
+            );
+            let docs = match client.call(Method::GET, &path, &query, None)?["data"].clone() {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            };
+            output::print_list(&docs, global.output);
+        }
+        Verb::Events {
+            cluster,
+            level,
+            kind,
+            namespace,
+            object,
+            since,
+            until,
+            limit,
+        } => {
+            let query = given([
+                ("clusterId", Some(cluster)),
+                ("level", level),
+                ("extraInfo.kind", kind),
+                ("extraInfo.namespace", namespace),
+                ("extraInfo.name", object),
+                ("timeBegin", since),
+                ("timeEnd", until),
+                ("length", limit.map(|l| l.to_string())),
+            ]);
+            let reply = client.call(Method::GET, "/events", &query, None)?;
+            output::print_records(&reply["data"], output::EVENTS, global.output);
+        }
+        Verb::Alarms {
+            cluster,
+            namespace,
+            kind,
+            source,
+            since,
+            until,
+            limit,
+        } => {
+            let query = given([
+                ("clusterId", cluster),
+                ("namespace", namespace),
+                ("type", kind),
+                ("source", source),
+                ("timeBegin", since),
+                ("timeEnd", until),
+                ("length", limit.map(|l| l.to_string())),
+            ]);
+            let reply = client.call(Method::GET, "/alarms", &query, None)?;
+            output::print_records(&reply["data"], output::ALARMS, global.output);
+        }
         Verb::Watch {
             cluster,
             kind,

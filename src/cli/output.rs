@@ -28,6 +28,98 @@ pub fn print_list(docs: &[Value], format: Format) {
     }
 }
 
+/// A column of a record table: its title and where its text comes from.
+pub struct Column {
+    title: &'static str,
+    /// A dotted path into the record; an instant there is shown as an age.
+    path: &'static str,
+    age: bool,
+    /// Shown only in the wide table.
+    wide: bool,
+}
+
+const fn col(title: &'static str, path: &'static str) -> Column {
+    Column {
+        title,
+        path,
+        age: false,
+        wide: false,
+    }
+}
+
+const fn age_of(title: &'static str, path: &'static str) -> Column {
+    Column {
+        title,
+        path,
+        age: true,
+        wide: false,
+    }
+}
+
+const fn wide(title: &'static str, path: &'static str) -> Column {
+    Column {
+        title,
+        path,
+        age: false,
+        wide: true,
+    }
+}
+
+/// Events, like `kubectl get events`.
+pub const EVENTS: &[Column] = &[
+    age_of("AGE", "eventTime"),
+    wide("CLUSTER", "clusterId"),
+    col("LEVEL", "level"),
+    col("NAMESPACE", "extraInfo.namespace"),
+    col("KIND", "extraInfo.kind"),
+    col("OBJECT", "extraInfo.name"),
+    wide("COMPONENT", "component"),
+    col("MESSAGE", "describe"),
+];
+
+/// Alarms.
+pub const ALARMS: &[Column] = &[
+    age_of("AGE", "receivedTime"),
+    col("CLUSTER", "clusterId"),
+    col("NAMESPACE", "namespace"),
+    col("TYPE", "type"),
+    wide("SOURCE", "source"),
+    wide("MODULE", "module"),
+    col("MESSAGE", "message"),
+];
+
+/// Records (events, alarms) as `format` asks.
+pub fn print_records(records: &Value, columns: &[Column], format: Format) {
+    let records = records.as_array().map(Vec::as_slice).unwrap_or_default();
+    match format {
+        Format::Json | Format::Yaml => {
+            print!("{}", serialize(&Value::Array(records.to_vec()), format))
+        }
+        _ if records.is_empty() => eprintln!("No records found."),
+        _ => {
+            let now = Utc::now();
+            let shown: Vec<&Column> = columns
+                .iter()
+                .filter(|c| format == Format::Wide || !c.wide)
+                .collect();
+            let rows = records.iter().map(|r| {
+                shown
+                    .iter()
+                    .map(|c| {
+                        let v = c.path.split('.').fold(r, |v, k| &v[k]);
+                        if c.age {
+                            age(v, now)
+                        } else {
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        }
+                    })
+                    .collect()
+            });
+            print!("{}", aligned(shown.iter().map(|c| c.title).collect(), rows));
+        }
+    }
+}
+
 fn serialize(v: &Value, format: Format) -> String {
     match format {
         Format::Yaml => serde_norway::to_string(v).unwrap_or_default(),
@@ -58,11 +150,7 @@ pub fn table(docs: &[Value], format: Format) -> String {
     if wide {
         header.extend(["UPDATED", "LABELS"]);
     }
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.clone());
-    for d in docs {
+    let rows = docs.iter().map(|d| {
         let mut row = Vec::new();
         if wide {
             row.push(text(d, "clusterId"));
@@ -77,6 +165,19 @@ pub fn table(docs: &[Value], format: Format) -> String {
             row.push(age(&d["updateTime"], now));
             row.push(labels(&d["data"]["metadata"]["labels"]));
         }
+        row
+    });
+    aligned(header, rows)
+}
+
+/// Columns aligned with three spaces between them, no borders (kubectl's
+/// look).
+fn aligned(header: Vec<&str>, rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.clone());
+    for row in rows {
         t.add_row(row);
     }
     for (i, column) in t.column_iter_mut().enumerate() {

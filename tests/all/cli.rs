@@ -531,3 +531,106 @@ fn watch_resumes_by_itself_after_the_server_restarts() {
     let status = watch.0.wait().expect("watch ends");
     assert!(status.success(), "{status:?}");
 }
+
+/// `query` takes the kind's own filters as kebab-case flags (and refuses
+/// others, naming the kind's); `events` and `alarms` print their tables.
+#[test]
+fn query_events_and_alarms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    for (name, host) in [("web-0", "10.0.0.1"), ("web-1", "10.0.0.2")] {
+        cli(&server)
+            .args([
+                "put", "-c", "C7", "-n", "default", "-t", "Pod", "--name", name, "-f", "-",
+            ])
+            .write_stdin(
+                json!({"metadata": {"name": name, "namespace": "default"},
+                       "status": {"hostIP": host, "phase": "Running"}})
+                .to_string(),
+            )
+            .assert()
+            .success();
+    }
+    let out = cli(&server)
+        .args([
+            "-o",
+            "json",
+            "query",
+            "pod",
+            "-c",
+            "C7",
+            "--host-ip",
+            "10.0.0.1",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("json");
+    let names: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| d["resourceName"].as_str())
+        .collect();
+    assert_eq!(names, ["web-0"]);
+    let out = cli(&server)
+        .args(["query", "pod", "-c", "C7", "--host", "10.0.0.1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--host-ip"), "{}", stderr(&out));
+    cli(&server)
+        .args(["query", "pods", "-c", "C7"])
+        .assert()
+        .code(2);
+
+    let (status, body) = crate::crash::request(
+        server.port,
+        "PUT",
+        "/bcsapi/v4/storage/events",
+        Some(
+            &json!({"clusterId": "C7", "kind": "Pod", "level": "Warning", "component": "kubelet",
+                    "describe": "Back-off restarting failed container", "eventTime": 1_700_000_000,
+                    "extraInfo": {"namespace": "default", "name": "web-0", "kind": "Pod"}})
+            .to_string(),
+        ),
+    )
+    .expect("put event");
+    assert_eq!(status, 200, "{body}");
+    let out = cli(&server)
+        .args(["events", "-c", "C7", "--level", "Warning"])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let header: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["AGE", "LEVEL", "NAMESPACE", "KIND", "OBJECT", "MESSAGE"]
+    );
+    assert!(rows[1].contains("web-0") && rows[1].ends_with("Back-off restarting failed container"));
+    cli(&server)
+        .args(["events", "-c", "C7", "--level", "Normal"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("No records found.\n");
+
+    let (status, body) = crate::crash::request(
+        server.port,
+        "POST",
+        "/bcsapi/v4/storage/alarms",
+        Some(r#"{"clusterId":"C7","namespace":"default","message":"disk full","source":"10.0.0.4","module":"bcs-health","type":"sms","receivedTime":1700000000}"#),
+    )
+    .expect("post alarm");
+    assert_eq!(status, 200, "{body}");
+    let out = cli(&server)
+        .args(["alarms", "-c", "C7", "-o", "wide"])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    assert!(text.starts_with("AGE"), "{text}");
+    assert!(
+        text.contains("bcs-health") && text.contains("disk full"),
+        "{text}"
+    );
+}
