@@ -1,6 +1,6 @@
 //! The `bcs-storage` binary: `bcs-storage [serve] [--config FILE]`, `token
 //! add`, and the client verbs (`get`, `list`, `put`, `delete`, `batch-delete`,
-//! `clean-cluster`, `watch`, `query`, `events`, `alarms`, `completions`;
+//! `clean-cluster`, `watch`, `query`, `events`, `alarms`, `export`, `completions`;
 //! `src/cli/`).
 
 use std::path::PathBuf;

@@ -1,8 +1,10 @@
 //! The client commands of `bcs-storage` (`get`, `list`, `put`, `delete`,
-//! `batch-delete`, `clean-cluster`, `watch`, `query`, `events`, `alarms`): they talk to a running server only
+//! `batch-delete`, `clean-cluster`, `watch`, `query`, `events`, `alarms`,
+//! `export`): they talk to a running server only
 //! through its public HTTP API, as an ops script would, and end with an
 //! exit code scripts can rely on.
 
+mod export;
 pub mod output;
 mod watch;
 
@@ -286,6 +288,29 @@ pub enum Verb {
         #[arg(long)]
         limit: Option<u64>,
     },
+    /// Stream every matching document of a resource as JSON lines, to
+    /// standard output or a file (a progress line on a terminal's stderr).
+    #[command(after_help = "Examples:\n  \
+        bcs-storage export pods -c BCS-K8S-00001 > pods.ndjson\n  \
+        bcs-storage export Deployment -c BCS-K8S-00001 -n default --file deployments.ndjson\n  \
+        bcs-storage export pods --query 'Label:app=web+Node:node-1'")]
+    Export {
+        /// A Kubernetes plural (`pods`, `deployments`) or a stored type
+        /// (`Deployment`); `pods` are written in the export's pod form.
+        resource: String,
+        /// Only these clusters (a comma list).
+        #[arg(short, long)]
+        cluster: Option<String>,
+        /// Only these namespaces (a comma list).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// More conditions in the export's search form (`Field:value+...`).
+        #[arg(long)]
+        query: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Print a shell completion script (`source <(bcs-storage completions bash)`).
     Completions {
         #[arg(value_enum)]
@@ -410,6 +435,18 @@ impl Client {
             http,
             base,
             token: global.token.clone(),
+        })
+    }
+
+    /// GETs a path outside the bcs prefix (the export) and hands back the
+    /// reply as it streams.
+    fn get_stream(&self, path_and_query: &str) -> Result<reqwest::blocking::Response, Failure> {
+        let mut req = self.http.get(format!("{}{path_and_query}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req.send().map_err(|e| {
+            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
         })
     }
 
@@ -767,6 +804,20 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             );
         }
         Verb::Completions { .. } => unreachable!("main prints completions"),
+        Verb::Export {
+            resource,
+            cluster,
+            namespace,
+            query,
+            file,
+        } => {
+            let terms: Vec<String> = [("Cluster", cluster), ("Namespace", namespace)]
+                .into_iter()
+                .filter_map(|(f, v)| Some(format!("{f}:{}", v?)))
+                .chain(query)
+                .collect();
+            export::run(&client, &resource, &terms.join("+"), file.as_deref())?;
+        }
         Verb::Query {
             kind,
             cluster,

@@ -634,3 +634,51 @@ fn query_events_and_alarms() {
         "{text}"
     );
 }
+
+/// `export` writes one document per line (the export's pod form for
+/// pods), to standard output or a file; a bad search is refused.
+#[test]
+fn export_writes_json_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    for i in 0..3 {
+        let name = format!("p{i}");
+        cli(&server)
+            .args([
+                "put", "-c", "C8", "-n", "default", "-t", "Pod", "--name", &name, "-f", "-",
+            ])
+            .write_stdin(
+                json!({"metadata": {"name": name, "namespace": "default", "uid": format!("u{i}")}})
+                    .to_string(),
+            )
+            .assert()
+            .success();
+    }
+    let out = cli(&server)
+        .args(["export", "pods", "-c", "C8"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pods: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let ids: Vec<&str> = pods.iter().filter_map(|p| p["id"].as_str()).collect();
+    assert_eq!(ids, ["u0", "u1", "u2"]);
+    let file = dir.path().join("pods.ndjson");
+    cli(&server)
+        .args(["export", "Pod", "-c", "C8", "--query", "Pod:p1", "--file"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stderr("1 document exported\n");
+    let text = std::fs::read_to_string(&file).expect("the file");
+    let doc: Value = serde_json::from_str(text.trim()).expect("one document");
+    assert_eq!(doc["resourceName"], "p1");
+    let out = cli(&server)
+        .args(["export", "pods", "--query", "Bogus:1"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bogus"), "{}", stderr(&out));
+}
