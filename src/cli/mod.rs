@@ -828,12 +828,7 @@ fn execute(verb: Verb, global: &Global) -> Result<(), Failure> {
             filters,
         } => {
             let mut query = query_filters(&env, &kind, &filters)?;
-            let given = [("namespace", namespace), ("name", name)];
-            query.extend(
-                given
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.to_owned(), v?))),
-            );
+            query.extend(given([("namespace", namespace), ("name", name)]));
             if let Some(l) = limit {
                 query.push(("limit".into(), l.to_string()));
             }

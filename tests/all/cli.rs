@@ -242,7 +242,19 @@ fn exit_codes_scripts_can_rely_on() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
     // Help with examples on every verb.
-    for verb in ["get", "list", "put", "delete"] {
+    for verb in [
+        "get",
+        "list",
+        "put",
+        "delete",
+        "batch-delete",
+        "clean-cluster",
+        "watch",
+        "query",
+        "events",
+        "alarms",
+        "export",
+    ] {
         let out = cli(&server).args([verb, "--help"]).output().expect("runs");
         assert!(out.status.success());
         assert!(
