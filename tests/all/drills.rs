@@ -91,8 +91,9 @@ fn shutdown_turns_readyz_503_first_then_serves_until_it_exits() {
     assert!(text.contains(r#""result":true"#), "{text}");
 }
 
-/// A SecantusDB server of the test's own (so that it may stop it).
-struct Database(Child, u16);
+/// A SecantusDB server of the test's own (so that it may stop it), and
+/// the directory it keeps its data in when the test did not give one.
+struct Database(Child, u16, Option<tempfile::TempDir>);
 
 impl Drop for Database {
     fn drop(&mut self) {
@@ -106,8 +107,17 @@ impl Drop for Database {
     }
 }
 
+/// SecantusDB on `port` with a data directory removed with it (not
+/// `:memory:`, whose temporary directory a killed server leaves behind).
+fn start_database_on(port: u16) -> Database {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut db = start_database_at(port, dir.path().to_str().expect("utf-8 path"));
+    db.2 = Some(dir);
+    db
+}
+
 fn start_database() -> Database {
-    start_database_at(free_port(), ":memory:")
+    start_database_on(free_port())
 }
 
 /// SecantusDB on `port`, keeping its data (and its oplog, which change
@@ -119,18 +129,14 @@ fn start_database_at(port: u16, storage: &str) -> Database {
         "{} is missing: scripts/test.sh installs it",
         bin.display()
     );
-    let mut cmd = Command::new(bin);
-    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--storage-path", storage]);
-    if storage != ":memory:" {
-        cmd.arg("--sync-on-commit");
-    }
-    let child = cmd
+    let child = Command::new(bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--storage-path", storage, "--sync-on-commit"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("secantusd starts");
-    let db = Database(child, port);
+    let db = Database(child, port, None);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the database did not start");
@@ -528,7 +534,7 @@ fn the_service_starts_before_its_database_and_serves_once_it_is_up() {
     let (status, text) = request(port, "GET", POD, None).expect("list");
     assert_eq!(status, 503, "{text}");
 
-    let db = start_database_at(db_port, ":memory:");
+    let db = start_database_on(db_port);
     let up = Instant::now();
     loop {
         if request(port, "GET", "/readyz", None).expect("readyz").0 == 200 {
