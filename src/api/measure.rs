@@ -46,15 +46,14 @@ fn handler_of(req: &ServiceRequest) -> Cow<'static, str> {
     if let Some(p) = super::dynamic::pattern_of(req.path()) {
         return Cow::Borrowed(p);
     }
+    // The Kubernetes views are caught by a few catch-all routes: their
+    // label is the path's shape, as `/openapi.json` names it.
+    if super::kube::is_kube_path(req.path())
+        && let Some(k) = crate::domain::kube::path::pattern(req.path())
+    {
+        return Cow::Owned(k);
+    }
     match req.match_pattern() {
-        // The Kubernetes views are caught by a few catch-all routes: their
-        // label is the path's shape, as `/openapi.json` names it.
-        Some(p) if p.contains("{tail:.*}") => {
-            match crate::domain::kube::path::pattern(req.path()) {
-                Some(k) => Cow::Owned(k),
-                None => Cow::Owned(p),
-            }
-        }
         Some(p) => Cow::Owned(p),
         None => Cow::Borrowed("unmatched"),
     }

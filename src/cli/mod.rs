@@ -385,8 +385,10 @@ impl Failure {
 
     fn message(&self) -> &str {
         match self {
-            Failure::Refused(m) | Failure::Usage(m) | Failure::NotFound(m) => m,
-            Failure::Unreachable(m) => m,
+            Failure::Refused(m)
+            | Failure::Usage(m)
+            | Failure::NotFound(m)
+            | Failure::Unreachable(m) => m,
         }
     }
 }
@@ -438,30 +440,31 @@ impl Client {
         })
     }
 
-    /// GETs a path outside the bcs prefix (the export) and hands back the
-    /// reply as it streams.
-    fn get_stream(&self, path_and_query: &str) -> Result<reqwest::blocking::Response, Failure> {
-        let mut req = self.http.get(format!("{}{path_and_query}", self.base));
+    /// Sends a request with the token, if any; an error when no reply came.
+    fn send(
+        &self,
+        mut req: reqwest::blocking::RequestBuilder,
+    ) -> Result<reqwest::blocking::Response, Failure> {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
-        req.send().map_err(|e| {
-            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
-        })
+        req.send().map_err(|e| self.unreachable(&e))
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> Failure {
+        Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(e)))
+    }
+
+    /// GETs a path outside the bcs prefix (the export) and hands back the
+    /// reply as it streams.
+    fn get_stream(&self, path_and_query: &str) -> Result<reqwest::blocking::Response, Failure> {
+        self.send(self.http.get(format!("{}{path_and_query}", self.base)))
     }
 
     /// POSTs `body` to a bcs route and hands back the streamed reply.
     fn stream(&self, path: &str, body: &Value) -> Result<reqwest::blocking::Response, Failure> {
-        let mut req = self
-            .http
-            .post(format!("{}/bcsapi/v4/storage{path}", self.base))
-            .json(body);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        req.send().map_err(|e| {
-            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
-        })
+        let url = format!("{}/bcsapi/v4/storage{path}", self.base);
+        self.send(self.http.post(url).json(body))
     }
 
     /// Sends a request to a bcs route; the envelope when `result` is true.
@@ -482,18 +485,12 @@ impl Client {
             url.push_str(&q.finish());
         }
         let mut req = self.http.request(method, &url);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
         if let Some(b) = body {
             req = req.json(b);
         }
-        let unreachable = |e: reqwest::Error| {
-            Failure::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
-        };
-        let reply = req.send().map_err(unreachable)?;
+        let reply = self.send(req)?;
         let status = reply.status();
-        let text = reply.text().map_err(unreachable)?;
+        let text = reply.text().map_err(|e| self.unreachable(&e))?;
         let envelope: Value = serde_json::from_str(&text)
             .map_err(|_| Failure::Refused(format!("HTTP {status} from {url}: {}", text.trim())))?;
         if envelope["result"] == true {

@@ -129,11 +129,7 @@ fn kubernetes_metric_labels_are_the_documented_paths() {
             .expect("json");
     let mut count = 0;
     for path in doc["paths"].as_object().expect("paths").keys() {
-        let kube = ["/api", "/apis", "/version"].contains(&path.as_str())
-            || ["/api/", "/apis/", "/clusters/", "/openapi/v3"]
-                .iter()
-                .any(|p| path.starts_with(p));
-        if !kube {
+        if !bcs_storage::api::kube::is_kube_path(path) {
             continue;
         }
         count += 1;
