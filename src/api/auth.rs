@@ -18,9 +18,10 @@ use actix_web::middleware::Next;
 use super::error::ErrorKind;
 use crate::auth::{Scope, Tokens};
 
-/// The routes anyone may call: probes and the metrics scrape.
+/// The routes anyone may call: probes, the metrics scrape and the
+/// console's files (the console asks for a token before it reads data).
 fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || super::ui::is_ui_path(path)
 }
 
 /// The scope a request needs, from its method and path.

@@ -29,6 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(super::method_not_allowed)),
     )
     .service(
+        web::resource("/dynamic/clusters")
+            .route(web::get().to(summaries))
+            .default_service(web::to(super::method_not_allowed)),
+    )
+    .service(
         web::resource("/metric/clusters")
             .route(web::get().to(clusters))
             .default_service(web::to(super::method_not_allowed)),
@@ -98,6 +103,14 @@ async fn clean(
         .await
         .map_err(|e| ApiError::from_domain(Op::Delete, e))?;
     Ok(envelope::ok(&counts))
+}
+
+/// `GET /dynamic/clusters`: every cluster with its count per resource type.
+async fn summaries(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    let all = crate::domain::cluster::summaries(&svc)
+        .await
+        .map_err(|e| ApiError::from_domain(Op::List, e))?;
+    Ok(envelope::ok(&all))
 }
 
 async fn clusters(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {

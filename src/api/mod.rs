@@ -17,6 +17,7 @@ mod measure;
 mod metric;
 pub mod openapi;
 mod query;
+mod ui;
 mod watch;
 mod watchkv;
 
@@ -80,7 +81,8 @@ pub fn create_app(
         .configure(measure::configure)
         .configure(openapi::configure)
         .configure(kube::configure)
-        .configure(export::configure);
+        .configure(export::configure)
+        .configure(ui::configure);
     for prefix in PREFIXES {
         app = app.service(
             web::scope(prefix)
@@ -137,7 +139,8 @@ async fn status_policy(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let probe = matches!(req.path(), "/healthz" | "/readyz")
         || kube::is_kube_path(req.path())
-        || export::is_export_path(req.path());
+        || export::is_export_path(req.path())
+        || ui::is_ui_path(req.path());
     let http10 = req.version() == actix_web::http::Version::HTTP_10;
     let mut res = next.call(req).await?;
     if always_200 && !probe && res.status() != StatusCode::OK {

@@ -950,6 +950,23 @@ fn bcs(ops: &mut Catalogue, prefix: &str) {
     );
     ops.add(
         Op::new(
+            Get,
+            p("/dynamic/clusters"),
+            "dynamic",
+            "every cluster with documents, and how many of each resource type",
+        )
+        .data(json!({"type": "array", "items": {
+            "type": "object",
+            "required": ["clusterId", "resources", "total"],
+            "properties": {
+                "clusterId": string(),
+                "resources": {"type": "object", "additionalProperties": count()},
+                "total": count(),
+            },
+        }})),
+    );
+    ops.add(
+        Op::new(
             Delete,
             p("/clusters/{clusterId}/data"),
             "metric",

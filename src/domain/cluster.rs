@@ -32,3 +32,47 @@ pub async fn clean(svc: &Service, cluster_id: &str) -> Result<Value, DomainError
     tracing::info!(cluster = cluster_id, counts = %shown, "cluster data deleted");
     Ok(json!([{"clusterId": cluster_id, "deletedCounts": counts}]))
 }
+
+/// One cluster's stored resources: how many documents of each type.
+#[derive(Debug, serde::Serialize, PartialEq)]
+pub struct Summary {
+    #[serde(rename = "clusterId")]
+    pub cluster_id: String,
+    /// Documents per resource type (collection), by name.
+    pub resources: std::collections::BTreeMap<String, u64>,
+    /// Their sum.
+    pub total: u64,
+}
+
+/// Every cluster with documents in the dynamic database, with a count per
+/// resource type, ordered by cluster id (what the console's first page
+/// shows). One `distinct` and one count per cluster and collection.
+pub async fn summaries(svc: &Service) -> Result<Vec<Summary>, DomainError> {
+    let mut by_cluster: std::collections::BTreeMap<String, Summary> = Default::default();
+    for collection in svc.store.list_collections(Database::Dynamic).await? {
+        let ns = Namespace {
+            database: Database::Dynamic,
+            collection: collection.clone(),
+            key_fields: &[],
+        };
+        let ids = svc.store.distinct(&ns, "clusterId", &Filter::all()).await?;
+        for id in ids.into_iter().filter_map(|v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        }) {
+            let eq = Filter::Eq("clusterId".into(), Value::String(id.clone()));
+            let n = svc.store.count(&ns, &eq).await?;
+            if n == 0 {
+                continue;
+            }
+            let s = by_cluster.entry(id.clone()).or_insert_with(|| Summary {
+                cluster_id: id,
+                resources: Default::default(),
+                total: 0,
+            });
+            s.resources.insert(collection.clone(), n);
+            s.total += n;
+        }
+    }
+    Ok(by_cluster.into_values().collect())
+}

@@ -143,11 +143,30 @@ fn is_leaf_operator(op: &str) -> bool {
     )
 }
 
+/// The top-level instants every dynamic document carries.
+fn is_instant_field(path: &str) -> bool {
+    matches!(path, "createTime" | "updateTime")
+}
+
 fn leaf(op: &str, raw_op: &str, path: &str, v: &Value) -> Result<Filter, DomainError> {
     let p = path.to_owned();
     let range = |op: RangeOp| -> Result<Filter, DomainError> {
         let bound = match v {
             Value::Number(n) => Bound::Number(n.clone()),
+            // The store's own instants compare with a time string as the
+            // instant it names (naive times in UTC): in MongoDB a string
+            // never matches a date, so such a condition could only ever
+            // match nothing. The console's "updated within" sends these.
+            Value::String(s) if is_instant_field(path) => {
+                match super::times::parse_time(s, &crate::config::TimeZone::default()) {
+                    Some(ms) => Bound::Instant(ms),
+                    None => {
+                        return Err(bad(format!(
+                            "{raw_op:?} on {path:?} needs a time (RFC 3339 or unix seconds), not {s:?}"
+                        )));
+                    }
+                }
+            }
             Value::String(s) => Bound::String(s.clone()),
             other => {
                 return Err(bad(format!(
@@ -475,6 +494,29 @@ mod tests {
                 Filter::Exists("e".into(), false),
             ]))
         );
+    }
+
+    #[test]
+    fn time_strings_bound_the_stored_instants() {
+        assert_eq!(
+            cond(json!({"Op": "gte", "Value": {"updateTime": "2024-05-01T10:00:00Z"}})).ok(),
+            Some(Filter::Range(
+                "updateTime".into(),
+                RangeOp::Gte,
+                Bound::Instant(1_714_557_600_000)
+            ))
+        );
+        // Any other field compares strings with strings.
+        assert_eq!(
+            cond(json!({"Op": "lt", "Value": {"data.x": "2024-05-01"}})).ok(),
+            Some(Filter::Range(
+                "data.x".into(),
+                RangeOp::Lt,
+                Bound::String("2024-05-01".into())
+            ))
+        );
+        let e = cond(json!({"Op": "gt", "Value": {"createTime": "yesterday"}})).unwrap_err();
+        assert!(e.to_string().contains("needs a time"), "{e}");
     }
 
     #[test]

@@ -26,3 +26,4 @@ mod kube_clients;
 mod openapi;
 mod props;
 mod retention;
+mod ui;

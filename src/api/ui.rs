@@ -1,0 +1,136 @@
+//! The web console: the files of `ui/`, compiled into the binary, served
+//! under `/ui/` (and `/` sends a browser there). No build step: the files
+//! are plain ES modules and CSS, so `cargo build` alone builds the console.
+//!
+//! Every file answers with an `ETag` (a hash of its bytes) and
+//! `Cache-Control: no-cache`, so a browser revalidates and gets 304 until
+//! the binary changes; a Content-Security-Policy allows nothing but this
+//! origin. The console reads and writes only through the public API.
+
+use std::sync::LazyLock;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use sha2::{Digest, Sha256};
+
+/// A file of the console: its name under `/ui/`, media type and bytes.
+struct Asset {
+    name: &'static str,
+    media_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "index.html",
+        media_type: "text/html; charset=utf-8",
+        bytes: include_bytes!("../../ui/index.html"),
+    },
+    Asset {
+        name: "app.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/app.js"),
+    },
+    Asset {
+        name: "view.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../ui/view.js"),
+    },
+    Asset {
+        name: "style.css",
+        media_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../ui/style.css"),
+    },
+    Asset {
+        name: "favicon.svg",
+        media_type: "image/svg+xml",
+        bytes: include_bytes!("../../ui/favicon.svg"),
+    },
+];
+
+/// Each asset's entity tag, computed once.
+static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.bytes))[..20]))
+        .collect()
+});
+
+const POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+                      base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+/// Whether a path belongs to the console (open without a token: the page
+/// itself asks for one; its statuses are its own).
+pub fn is_ui_path(path: &str) -> bool {
+    path == "/" || path == "/ui" || path.starts_with("/ui/")
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(home)))
+        .service(web::resource("/ui").route(web::get().to(index)))
+        .service(web::resource("/ui/{file}").route(web::get().to(file)));
+}
+
+/// `/`: a browser goes to the console.
+async fn home() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/ui/"))
+        .finish()
+}
+
+async fn index(req: HttpRequest) -> HttpResponse {
+    serve(&req, 0)
+}
+
+async fn file(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().position(|a| a.name == name.as_str()) {
+        Some(i) => serve(&req, i),
+        None => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("no console file {name:?}")),
+    }
+}
+
+fn serve(req: &HttpRequest, i: usize) -> HttpResponse {
+    let asset = &ASSETS[i];
+    let tag = TAGS[i].as_str();
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    if fresh {
+        res.finish()
+    } else {
+        res.content_type(asset.media_type).body(asset.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_the_page_names_is_served() {
+        let page = std::str::from_utf8(ASSETS[0].bytes).expect("utf-8");
+        for a in &ASSETS[1..] {
+            if a.name == "view.js" {
+                // Imported by app.js, not named by the page.
+                let app = std::str::from_utf8(ASSETS[1].bytes).expect("utf-8");
+                assert!(app.contains("./view.js"), "app.js imports view.js");
+                continue;
+            }
+            assert!(page.contains(&format!("/ui/{}", a.name)), "{}", a.name);
+        }
+    }
+}
