@@ -45,6 +45,23 @@ python_venv() {
 python_venv target/kube-venv tests/clients/requirements.txt
 python_venv target/schemathesis-venv tests/clients/schemathesis.txt
 
+# The console's browser test (tests/all/ui.rs): Debian's chromium, and
+# playwright-core pinned by tests/ui/package-lock.json, installed under
+# target/ui-node (again when the lock file changes).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package)"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+if ! cmp -s tests/ui/package-lock.json target/ui-node/package-lock.json \
+    || [ ! -d target/ui-node/node_modules/playwright-core ]; then
+  echo "== installing playwright-core into target/ui-node"
+  mkdir -p target/ui-node
+  cp tests/ui/package.json tests/ui/package-lock.json target/ui-node/
+  (cd target/ui-node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+export BCS_STORAGE_TEST_UI=required
+
 if [ "${BCS_STORAGE_TEST_MONGODB:-}" != "skip" ] && [ -z "${BCS_STORAGE_TEST_MONGODB_URI:-}" ]; then
   venv="target/secantus-venv"
   if [ ! -x "$venv/bin/secantusd-py" ]; then

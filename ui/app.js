@@ -361,9 +361,8 @@ async function listView(cluster, kind, params, ctl) {
   show(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: link(['clusters', cluster]) }, cluster), ' / '),
     h('div', { class: 'titlebar' }, h('h1', {}, kind),
-      h('label', { class: 'live' }, liveBox, ' Live ', liveState)),
+      h('label', { class: 'live' }, liveBox, ' Live ', liveState), notice),
     form,
-    notice,
     h('div', { class: 'table-wrap' }, h('table', { class: 'list', 'aria-label': `${kind} in ${cluster}` },
       h('colgroup', {}, h('col', { class: 'mark' }), cols.map(([, , c]) => h('col', { class: c }))),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Change')),

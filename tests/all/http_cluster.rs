@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestApp, V4, backends, cluster_base, ns_base};
+use crate::common::{TestApp, V1, V4, backends, cluster_base, ns_base};
 
 #[actix_web::test]
 async fn cleaning_a_cluster_deletes_only_its_documents_and_can_be_repeated() {
@@ -63,5 +63,51 @@ async fn cleaning_a_cluster_deletes_only_its_documents_and_can_be_repeated() {
         app.get(&format!("{V4}/clusters/C1/data"))
             .await
             .assert_err(405, 1_405_094, "GET");
+    }
+}
+
+/// The console's first page: every cluster with its count per kind; a
+/// deleted document no longer counts, a cleaned cluster is gone.
+#[actix_web::test]
+async fn clusters_are_listed_with_their_counts_per_kind() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let r = app.get(&format!("{V4}/dynamic/clusters")).await;
+        r.assert_ok();
+        assert_eq!(r.data(), &json!([]), "{b:?}");
+        for (c, pods) in [("C2", 1), ("C1", 3)] {
+            for i in 0..pods {
+                app.put_json(
+                    &format!("{}/Pod/p{i}", ns_base(c, "ns1")),
+                    &json!({"data": {}}),
+                )
+                .await
+                .assert_ok();
+            }
+        }
+        app.put_json(
+            &format!("{}/Node/n1", cluster_base("C1")),
+            &json!({"data": {}}),
+        )
+        .await
+        .assert_ok();
+        app.delete(&format!("{}/Pod/p2", ns_base("C1", "ns1")))
+            .await
+            .assert_ok();
+        let r = app.get(&format!("{V4}/dynamic/clusters")).await;
+        assert_eq!(
+            r.data(),
+            &json!([
+                {"clusterId": "C1", "resources": {"Node": 1, "Pod": 2}, "total": 3},
+                {"clusterId": "C2", "resources": {"Pod": 1}, "total": 1},
+            ]),
+            "{b:?}"
+        );
+        app.send("DELETE", &format!("{V4}/clusters/C2/data"), None)
+            .await
+            .assert_ok();
+        let r = app.get(&format!("{V1}/dynamic/clusters")).await;
+        assert_eq!(r.data()[0]["clusterId"], "C1", "{b:?}");
+        assert_eq!(r.data().as_array().map(Vec::len), Some(1), "{b:?}");
     }
 }
