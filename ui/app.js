@@ -162,9 +162,21 @@ window.addEventListener('hashchange', () => {
   if (location.hash === '' || location.hash.startsWith('#/')) route();
 });
 
-/** Replaces the main panel (and moves focus to its heading). */
+/** The filter field to keep focus on when the filters themselves asked
+ * for the new view. */
+let refocus = null;
+
+/** Replaces the main panel. Focus returns to the filter field that asked
+ * for it, else moves to the new heading. */
 function show(...children) {
+  const field = refocus;
+  refocus = null;
   main.replaceChildren(...children);
+  const again = field && main.querySelector(`.filters [name="${field}"]`);
+  if (again) {
+    again.focus({ preventScroll: true });
+    return;
+  }
   const heading = main.querySelector('h1');
   if (heading) {
     heading.tabIndex = -1;
@@ -311,7 +323,7 @@ const WITHIN = [['', 'any time'], ['300', '5 minutes'], ['3600', '1 hour'], ['86
 /** The list's columns: [heading, value of a document, class]. */
 function columns(kind) {
   const cols = [
-    ['Name', (d) => d.resourceName, 'name'],
+    ['Name', (d) => d.resourceName ?? d._id, 'name'],
     ['Namespace', (d) => d.namespace ?? '', 'ns'],
     ['Status', (d) => at(d, 'data.status.phase') ?? '', 'st'],
   ];
@@ -333,7 +345,10 @@ async function listView(cluster, kind, params, ctl) {
     page: Math.max(0, Number(params.get('page')) || 0),
   };
   const cols = columns(kind);
-  const go = (over) => { location.hash = link(['clusters', cluster, 'kinds', kind], { ...f, page: 0, ...over }); };
+  const go = (over) => {
+    if (form.contains(document.activeElement)) refocus = document.activeElement.name || null;
+    location.hash = link(['clusters', cluster, 'kinds', kind], { ...f, page: 0, ...over });
+  };
   const input = (name, label, placeholder) => h('label', {}, h('span', {}, label),
     h('input', { name, value: f[name], placeholder, autocomplete: 'off', spellcheck: 'false' }));
   const form = h('form', {
@@ -386,7 +401,8 @@ async function listView(cluster, kind, params, ctl) {
     const href = link(['clusters', cluster, 'kinds', kind, 'doc'], { ns: d.namespace, name: d.resourceName });
     return h('tr', { dataset: { key: keyOf(d) } },
       h('td', { class: 'mark' }, markOf(mark)),
-      cols.map(([, get, c], i) => h('td', { class: c }, i === 0 ? h('a', { href }, get(d)) : get(d))));
+      cols.map(([, get, c], i) => h('td', { class: c },
+        i === 0 && d.resourceName !== undefined ? h('a', { href }, get(d)) : get(d))));
   };
   const showFresh = () => {
     tbody.querySelector('tr.empty')?.remove();

@@ -87,7 +87,7 @@ async fn file(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
         Some(i) => serve(&req, i),
         None => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
-            .body(format!("no console file {name:?}")),
+            .body(format!("no console file {:?}", name.as_str())),
     }
 }
 
@@ -119,6 +119,64 @@ fn serve(req: &HttpRequest, i: usize) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::{App, test as web_test};
+
+    #[actix_web::test]
+    async fn files_are_served_revalidated_and_fenced() {
+        let app = web_test::init_service(App::new().configure(configure)).await;
+        let res =
+            web_test::call_service(&app, web_test::TestRequest::get().uri("/").to_request()).await;
+        assert_eq!(res.status(), 302);
+        assert_eq!(res.headers().get(header::LOCATION).unwrap(), "/ui/");
+
+        let res =
+            web_test::call_service(&app, web_test::TestRequest::get().uri("/ui").to_request())
+                .await;
+        assert_eq!(res.status(), 200);
+        let h = res.headers().clone();
+        assert_eq!(
+            h.get(header::CONTENT_TYPE).unwrap(),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), "no-cache");
+        assert!(
+            h.get(header::CONTENT_SECURITY_POLICY)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'")
+        );
+        let body = web_test::read_body(res).await;
+        assert!(body.starts_with(b"<!doctype html>"));
+
+        // The same tag again: 304 without a body; another tag: the file.
+        let tag = h.get(header::ETAG).unwrap().to_str().unwrap().to_owned();
+        let again = web_test::TestRequest::get()
+            .uri("/ui")
+            .insert_header((header::IF_NONE_MATCH, tag.as_str()))
+            .to_request();
+        let res = web_test::call_service(&app, again).await;
+        assert_eq!(res.status(), 304);
+        assert!(web_test::read_body(res).await.is_empty());
+        let other = web_test::TestRequest::get()
+            .uri("/ui/app.js")
+            .insert_header((header::IF_NONE_MATCH, tag.as_str()))
+            .to_request();
+        let res = web_test::call_service(&app, other).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers().get(header::CONTENT_TYPE).unwrap(),
+            "text/javascript; charset=utf-8"
+        );
+
+        let res = web_test::call_service(
+            &app,
+            web_test::TestRequest::get().uri("/ui/x.js").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 404);
+        assert_eq!(web_test::read_body(res).await, "no console file \"x.js\"");
+    }
 
     #[test]
     fn every_asset_the_page_names_is_served() {

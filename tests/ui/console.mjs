@@ -97,6 +97,7 @@ async function tour() {
   await p.fill('input[name=q]', 'web-1');
   await p.press('input[name=q]', 'Enter');
   await p.waitForFunction(() => document.querySelector('.range')?.textContent === '1–11 of 11');
+  check(await p.evaluate(() => document.activeElement?.name) === 'q', 'focus stays in the field filtered');
   const names = await p.locator('table.list tbody td.name').allTextContents();
   check(names.every((n) => n.startsWith('web-1')), `only web-1*: ${names}`);
   await p.fill('input[name=sel]', 'tier=db');
