@@ -20,32 +20,23 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// A file of `ui/`, compiled in.
+macro_rules! asset {
+    ($name:literal, $media_type:literal) => {
+        Asset {
+            name: $name,
+            media_type: $media_type,
+            bytes: include_bytes!(concat!("../../ui/", $name)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        media_type: "text/html; charset=utf-8",
-        bytes: include_bytes!("../../ui/index.html"),
-    },
-    Asset {
-        name: "app.js",
-        media_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../ui/app.js"),
-    },
-    Asset {
-        name: "view.js",
-        media_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../ui/view.js"),
-    },
-    Asset {
-        name: "style.css",
-        media_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../ui/style.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        media_type: "image/svg+xml",
-        bytes: include_bytes!("../../ui/favicon.svg"),
-    },
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("view.js", "text/javascript; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
 ];
 
 /// Each asset's entity tag, computed once.
