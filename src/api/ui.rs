@@ -57,9 +57,22 @@ pub fn is_ui_path(path: &str) -> bool {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/").route(web::get().to(home)))
-        .service(web::resource("/ui").route(web::get().to(index)))
-        .service(web::resource("/ui/{file}").route(web::get().to(file)));
+    let not_allowed = || web::to(super::method_not_allowed);
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(home))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/ui")
+            .route(web::get().to(index))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/ui/{file}")
+            .route(web::get().to(file))
+            .default_service(not_allowed()),
+    );
 }
 
 /// `/`: a browser goes to the console.

@@ -785,8 +785,8 @@ async fn bad_path_segments_are_refused_naming_the_segment() {
 async fn unknown_routes_answer_a_404_envelope() {
     for b in backends() {
         let fx = fixture(b).await;
+        // (`GET /` leads a browser to the console.)
         for (method, uri) in [
-            ("GET", "/".to_owned()),
             ("GET", "/nope".to_owned()),
             ("DELETE", "/nope".to_owned()),
             (
@@ -836,6 +836,8 @@ async fn wrong_methods_answer_a_405_envelope() {
             ("PUT", format!("{}/Pod", ns_base("c1", "ns1"))),
             ("POST", "/healthz".to_owned()),
             ("DELETE", "/readyz".to_owned()),
+            ("DELETE", "/".to_owned()),
+            ("POST", "/ui/app.js".to_owned()),
         ];
         for l in pod_lists() {
             cases.push(("POST", l.clone()));

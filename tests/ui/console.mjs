@@ -124,7 +124,8 @@ async function tour() {
   await p.waitForSelector('.tree.json');
   const json = await p.textContent('.tree');
   check(json.includes('"resourceName": "web-7"') && json.includes('"restartCount": 10'), `the document as JSON: ${json.slice(0, 300)}`);
-  check(await p.locator('.event-list li').count() === 2, 'the pod\'s two events beside it');
+  // Its events arrive after the document.
+  await p.waitForFunction(() => document.querySelectorAll('.event-list li').length === 2);
   await shot(p, '04-document.png');
   await p.click('button:has-text("Fold all")');
   check(await p.locator('.tree details[open]').count() === 1, 'fold all leaves the top open');
@@ -145,6 +146,7 @@ async function tour() {
   // a new pod is announced, and shown when asked for.
   await p.goto(`${base}/ui/#/clusters/${C1}/kinds/Pod`);
   await p.waitForSelector('.live-state.on');
+  await p.waitForSelector('table.list tbody tr[data-key]');
   await p.evaluate(() => {
     window.shifts = 0;
     new PerformanceObserver((l) => { for (const e of l.getEntries()) window.shifts += e.value; })
@@ -220,8 +222,8 @@ async function auth() {
   await shot(p, '11-token-prompt.png');
   await p.fill('dialog input', 'not-a-token');
   await p.press('dialog input', 'Enter');
-  // A wrong token is asked for again.
-  await p.waitForSelector('dialog[open]');
+  // A wrong token is asked for again, saying so.
+  await p.waitForFunction(() => document.querySelector('dialog[open] .reason')?.textContent === 'the token is not valid');
   await p.fill('dialog input', token);
   await p.press('dialog input', 'Enter');
   await p.waitForSelector('.card');
