@@ -139,6 +139,11 @@ struct Args {
     /// Let the server write to this terminal instead of /dev/null.
     #[arg(long)]
     show_server_output: bool,
+
+    /// The server's `RUST_LOG` (`info`, the shipped default, writes an
+    /// access-log line per request; `warn` writes none).
+    #[arg(long, default_value = "info")]
+    server_log: String,
 }
 
 /// A throughput target: `phase` must reach `min_ratio` × floor req/s.
@@ -1454,7 +1459,7 @@ fn sqlite_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Starts `<bin> serve` on a free port with a fresh SQLite directory.
-fn spawn_server(bin: &Path, show_output: bool) -> Result<ServerGuard> {
+fn spawn_server(bin: &Path, show_output: bool, log: &str) -> Result<ServerGuard> {
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let data_dir = tempfile::Builder::new()
@@ -1476,7 +1481,7 @@ fn spawn_server(bin: &Path, show_output: bool) -> Result<ServerGuard> {
             "BCS_STORAGE__STORAGE__SQLITE__PATH",
             sqlite_path(data_dir.path()),
         )
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
         .stdin(Stdio::null())
         .stdout(output())
         .stderr(output())
@@ -1730,7 +1735,7 @@ async fn run(args: &Args) -> Result<Outcome> {
     if args.preload == 0 && phases.iter().any(|p| matches!(p.name, "get" | "list")) {
         bail!("phases get and list need --preload > 0");
     }
-    let mut server = spawn_server(&args.server_bin, args.show_server_output)?;
+    let mut server = spawn_server(&args.server_bin, args.show_server_output, &args.server_log)?;
     let rss = RssMonitor::start(server.pid());
     let addr = server.addr;
     eprintln!(

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod logwriter;
 pub mod metrics;
 pub mod model;
 pub mod reload;

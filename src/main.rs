@@ -99,7 +99,8 @@ fn main() -> ExitCode {
         }
         Command::Client(_) => unreachable!("client commands returned above"),
         Command::Serve => {
-            bcs_storage::server::init_logging(settings.log.format);
+            // Held to the end: dropping it writes the buffered log lines.
+            let _log = bcs_storage::server::init_logging(settings.log.format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

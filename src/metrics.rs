@@ -202,3 +202,40 @@ pub fn status_class(status: u16) -> &'static str {
         _ => "5xx",
     }
 }
+
+/// `bkbcs_storage_log_lines_dropped_total`: log lines dropped because the
+/// log writer's queue was full, read from the writer at each scrape.
+struct DroppedLogLines {
+    from: crate::logwriter::BatchWriter,
+    counter: prometheus::IntCounter,
+}
+
+impl prometheus::core::Collector for DroppedLogLines {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.counter.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let dropped = self.from.dropped();
+        let shown = self.counter.get();
+        if dropped > shown {
+            self.counter.inc_by(dropped - shown);
+        }
+        self.counter.collect()
+    }
+}
+
+/// Exports the count of log lines the log writer dropped.
+pub fn watch_dropped_log_lines(from: crate::logwriter::BatchWriter) {
+    let counter = prometheus::IntCounter::new(
+        "bkbcs_storage_log_lines_dropped_total",
+        "Log lines dropped because the log writer's queue was full",
+    )
+    .expect("valid counter");
+    if let Err(e) = global()
+        .registry
+        .register(Box::new(DroppedLogLines { from, counter }))
+    {
+        tracing::debug!(error = %e, "dropped log lines not exported");
+    }
+}
