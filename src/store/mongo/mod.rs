@@ -68,6 +68,9 @@ pub struct MongoStore {
     /// collection's other indexes on its first write (creating them at
     /// start-up would create empty collections).
     secondary: Mutex<HashMap<(String, String), Vec<IndexSpec>>>,
+    /// Secondary indexes `ensure_index` has seen through (made, or left to
+    /// their collection's first write): asked of the database once.
+    secondary_done: Mutex<HashSet<(String, String, IndexSpec)>>,
     purger: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The unique indexes of [`Store::insert_once`] per (database,
     /// collection, index name): whether the index could be made.
@@ -324,6 +327,7 @@ impl MongoStore {
             settings: settings.clone(),
             ensured: Arc::new(Mutex::new(HashSet::new())),
             secondary: Mutex::new(HashMap::new()),
+            secondary_done: Mutex::new(HashSet::new()),
             purger: Mutex::new(None),
             once: Mutex::new(HashMap::new()),
             clock,
@@ -346,6 +350,46 @@ impl MongoStore {
         self.client
             .database(self.db_name(ns.database))
             .collection(&ns.collection)
+    }
+
+    /// Makes a secondary index now if its collection exists; one that does
+    /// not is given it by its first write (`ensure_indexes`), which reads
+    /// the spec from `secondary`.
+    async fn make_index(
+        &self,
+        ns: &Namespace,
+        id: &(String, String),
+        spec: &IndexSpec,
+    ) -> Result<(), StoreError> {
+        if let Ok(mut m) = self.secondary.lock() {
+            let specs = m.entry(id.clone()).or_default();
+            if !specs.contains(spec) {
+                specs.push(spec.clone());
+            }
+        }
+        let exists = self
+            .client
+            .database(&id.0)
+            .list_collection_names()
+            .filter(doc! { "name": &id.1 })
+            .await
+            .map_err(classify)?
+            .contains(&id.1);
+        if exists {
+            match self
+                .collection(ns)
+                .create_index(secondary_model(spec))
+                .await
+            {
+                Ok(_) => {}
+                // The same keys under another name (another service's).
+                Err(e) if is_index_conflict(&e) => {
+                    tracing::debug!(collection = %ns.collection, error = %e, "an equal index exists");
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Creates the natural-key unique index and the deletion-flag index once
@@ -1351,34 +1395,15 @@ impl Store for MongoStore {
 
     async fn ensure_index(&self, ns: &Namespace, spec: &IndexSpec) -> Result<(), StoreError> {
         let id = (self.db_name(ns.database).to_owned(), ns.collection.clone());
-        if let Ok(mut m) = self.secondary.lock() {
-            let specs = m.entry(id.clone()).or_default();
-            if !specs.contains(spec) {
-                specs.push(spec.clone());
-            }
+        // Asked of the database once per index and process (the event
+        // routes call this on every request); a failure is tried again.
+        let done = (id.0.clone(), id.1.clone(), spec.clone());
+        if self.secondary_done.lock().is_ok_and(|d| d.contains(&done)) {
+            return Ok(());
         }
-        // A collection that exists gets the index now, others on first write.
-        let exists = self
-            .client
-            .database(&id.0)
-            .list_collection_names()
-            .filter(doc! { "name": &id.1 })
-            .await
-            .map_err(classify)?
-            .contains(&id.1);
-        if exists {
-            match self
-                .collection(ns)
-                .create_index(secondary_model(spec))
-                .await
-            {
-                Ok(_) => {}
-                // The same keys under another name (another service's).
-                Err(e) if is_index_conflict(&e) => {
-                    tracing::debug!(collection = %ns.collection, error = %e, "an equal index exists");
-                }
-                Err(e) => return Err(classify(e)),
-            }
+        self.make_index(ns, &id, spec).await?;
+        if let Ok(mut d) = self.secondary_done.lock() {
+            d.insert(done);
         }
         Ok(())
     }
