@@ -102,12 +102,15 @@ struct Args {
     /// Phases to run, in order (available: floor, put, get, list,
     /// query-host, query-time, query-time-day, event-put, event-list,
     /// event-object, kube-list, kube-table, kube-patch, kube-paged, export,
-    /// watch; the event reads need event-put before them; kube-paged, export
-    /// and watch run last, in that order, see `--watchers`).
+    /// watch, one-connection; the event reads need event-put before them;
+    /// kube-paged, export, watch and one-connection run last, in that
+    /// order, see `--watchers`). `one-connection` is what one console user
+    /// feels: GET by key and the `list` of 100 on a single keep-alive
+    /// connection, and watch delivery with one watcher and one writer.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,kube-list,kube-table,kube-patch,kube-paged,export,watch"
+        default_value = "floor,put,get,list,query-host,query-time,event-put,event-list,event-object,kube-list,kube-table,kube-patch,kube-paged,export,watch,one-connection"
     )]
     phases: Vec<String>,
 
@@ -1318,6 +1321,68 @@ async fn measure_phase(
     }
 }
 
+/// Latency of one client: GET and list on a single keep-alive connection,
+/// watch delivery with one watcher and one writer.
+struct OneConnection {
+    get: PhaseResult,
+    list: PhaseResult,
+    watch: watch::WatchReport,
+}
+
+async fn one_connection(addr: SocketAddr, all: &[Phase], seconds: u64) -> Result<OneConnection> {
+    let duration = Duration::from_secs(seconds);
+    let one = |name: &'static str| {
+        let phase = all
+            .iter()
+            .find(|p| p.name == name)
+            .expect("get and list are phases");
+        async move {
+            let (mut stats, elapsed) = run_phase(addr, phase, 1, duration, 7).await;
+            stats.latencies_us.sort_unstable();
+            PhaseResult {
+                name,
+                ok: stats.latencies_us.len() as u64,
+                errors: stats.errors,
+                elapsed,
+                p50_ms: percentile_ms(&stats.latencies_us, 0.50),
+                p99_ms: percentile_ms(&stats.latencies_us, 0.99),
+                peak_rss_anon_kib: None,
+            }
+        }
+    };
+    let get = one("get").await;
+    let list = one("list").await;
+    let watch = watch::run(addr, 1, 1, seconds).await?;
+    Ok(OneConnection { get, list, watch })
+}
+
+impl OneConnection {
+    fn print(&self) {
+        let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+        println!();
+        for (r, target) in [(&self.get, None), (&self.list, Some(3.0))] {
+            let rate = r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
+            let goal = match target {
+                Some(t) => format!(" (target p50 < {t} ms) {}", verdict(r.p50_ms < t)),
+                None => String::new(),
+            };
+            println!(
+                "one connection: {:<5} {rate:>8.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{goal}",
+                r.name, r.p50_ms, r.p99_ms, r.errors
+            );
+        }
+        let w = &self.watch;
+        println!(
+            "one connection: watch delivery at one writer ({} PUTs): p50 {:.2} ms, p99 {:.2} ms (target p99 < 10 ms) {}, missed {}",
+            w.puts,
+            w.p50_ms,
+            w.p99_ms,
+            verdict(w.p99_ms < 10.0),
+            w.missing
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Preload
 // ---------------------------------------------------------------------------
@@ -1725,15 +1790,21 @@ async fn run(args: &Args) -> Result<Outcome> {
     // `export` (one streamed export of every pod).
     let with_paged = args.phases.iter().any(|p| p == "kube-paged");
     let with_export = args.phases.iter().any(|p| p == "export");
+    let with_one = args.phases.iter().any(|p| p == "one-connection");
     let names: Vec<String> = args
         .phases
         .iter()
-        .filter(|p| !matches!(p.as_str(), "watch" | "kube-paged" | "export"))
+        .filter(|p| {
+            !matches!(
+                p.as_str(),
+                "watch" | "kube-paged" | "export" | "one-connection"
+            )
+        })
         .cloned()
         .collect();
     let phases = select_phases(&all_phases, &names)?;
-    if args.preload == 0 && phases.iter().any(|p| matches!(p.name, "get" | "list")) {
-        bail!("phases get and list need --preload > 0");
+    if args.preload == 0 && (with_one || phases.iter().any(|p| matches!(p.name, "get" | "list"))) {
+        bail!("phases get, list and one-connection need --preload > 0");
     }
     let mut server = spawn_server(&args.server_bin, args.show_server_output, &args.server_log)?;
     let rss = RssMonitor::start(server.pid());
@@ -1778,6 +1849,15 @@ async fn run(args: &Args) -> Result<Outcome> {
     } else {
         None
     };
+    let one = if with_one {
+        eprintln!(
+            "phase one-connection  GET and list-100 on one keep-alive connection, watch delivery at one writer ({} s each)",
+            args.seconds
+        );
+        Some(one_connection(addr, &all_phases, args.seconds).await?)
+    } else {
+        None
+    };
     print_report(&results, args, &rss);
     let rate = |name: &str| {
         results
@@ -1797,6 +1877,9 @@ async fn run(args: &Args) -> Result<Outcome> {
     }
     if let Some(e) = &exported {
         e.print(args.preload, args.max_rss_anon_mib);
+    }
+    if let Some(o) = &one {
+        o.print();
     }
     let watch_failed = match &watch_report {
         Some(w) => {
