@@ -1310,14 +1310,24 @@ async fn measure_phase(
             eprintln!("    {sample}");
         }
     }
+    summarise(phase.name, &stats, elapsed, rss.window_anon_kib())
+}
+
+/// A phase's figures from its connections' sorted latencies.
+fn summarise(
+    name: &'static str,
+    stats: &ConnStats,
+    elapsed: Duration,
+    peak_rss_anon_kib: Option<u64>,
+) -> PhaseResult {
     PhaseResult {
-        name: phase.name,
+        name,
         ok: stats.latencies_us.len() as u64,
         errors: stats.errors,
         elapsed,
         p50_ms: percentile_ms(&stats.latencies_us, 0.50),
         p99_ms: percentile_ms(&stats.latencies_us, 0.99),
-        peak_rss_anon_kib: rss.window_anon_kib(),
+        peak_rss_anon_kib,
     }
 }
 
@@ -1339,15 +1349,7 @@ async fn one_connection(addr: SocketAddr, all: &[Phase], seconds: u64) -> Result
         async move {
             let (mut stats, elapsed) = run_phase(addr, phase, 1, duration, 7).await;
             stats.latencies_us.sort_unstable();
-            PhaseResult {
-                name,
-                ok: stats.latencies_us.len() as u64,
-                errors: stats.errors,
-                elapsed,
-                p50_ms: percentile_ms(&stats.latencies_us, 0.50),
-                p99_ms: percentile_ms(&stats.latencies_us, 0.99),
-                peak_rss_anon_kib: None,
-            }
+            summarise(name, &stats, elapsed, None)
         }
     };
     let get = one("get").await;
