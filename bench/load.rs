@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod peer;
 mod watch;
 
 use clap::Parser;
@@ -142,6 +143,13 @@ struct Args {
     /// Let the server write to this terminal instead of /dev/null.
     #[arg(long)]
     show_server_output: bool,
+
+    /// Measure a peer too, with the same client, connections and duration:
+    /// `etcd` (started from Debian's etcd-server, installed when missing)
+    /// for put, get and list; each phase is then printed for both, with the
+    /// ratio ours/etcd.
+    #[arg(long)]
+    peer: Option<String>,
 
     /// The server's `RUST_LOG` (`info`, the shipped default, writes an
     /// access-log line per request; `warn` writes none).
@@ -1331,6 +1339,93 @@ fn summarise(
     }
 }
 
+/// The same phases run against etcd.
+struct PeerReport {
+    phases: Vec<PhaseResult>,
+    peak_rss_kib: Option<u64>,
+}
+
+async fn against_etcd(args: &Args, ours: &[PhaseResult]) -> Result<PeerReport> {
+    let etcd = peer::start().await?;
+    let rss = RssMonitor::start(etcd.pid());
+    eprintln!("peer: etcd on {} (pid {})", etcd.addr, etcd.pid());
+    peer::preload(etcd.addr, args.preload, args.preload_connections).await?;
+    let mut phases = Vec::new();
+    for (name, phase) in peer::phases(args.preload) {
+        if !ours.iter().any(|r| r.name == name) {
+            continue;
+        }
+        eprintln!(
+            "peer phase {name}: {} ({} connections, {} s)",
+            phase.about, args.connections, args.seconds
+        );
+        if name != "put" {
+            let mut conn = Connection::new(etcd.addr);
+            let probe = conn
+                .send(&(phase.next_request)(&mut RequestCtx {
+                    conn: 0,
+                    seq: 0,
+                    rng: Rng::new(1),
+                }))
+                .await?;
+            eprintln!("  probe: {}", peer::check_range(&probe.body)?);
+        }
+        let duration = Duration::from_secs(args.seconds);
+        let (mut stats, elapsed) =
+            run_phase(etcd.addr, &phase, args.connections, duration, 11).await;
+        stats.latencies_us.sort_unstable();
+        phases.push(summarise(name, &stats, elapsed, None));
+    }
+    Ok(PeerReport {
+        phases,
+        peak_rss_kib: rss.peak_rss_anon_kib(),
+    })
+}
+
+impl PeerReport {
+    fn print(&self, ours: &[PhaseResult], our_peak_kib: Option<u64>) {
+        let rate = |r: &PhaseResult| r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
+        println!();
+        println!(
+            "{:<6} {:>12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>10}",
+            "vs etcd",
+            "ours req/s",
+            "p50 ms",
+            "p99 ms",
+            "etcd req/s",
+            "p50 ms",
+            "p99 ms",
+            "ours/etcd"
+        );
+        for theirs in &self.phases {
+            let Some(mine) = ours.iter().find(|r| r.name == theirs.name) else {
+                continue;
+            };
+            println!(
+                "{:<7} {:>12.0} {:>9.3} {:>9.3} {:>12.0} {:>9.3} {:>9.3} {:>10.2}{}",
+                theirs.name,
+                rate(mine),
+                mine.p50_ms,
+                mine.p99_ms,
+                rate(theirs),
+                theirs.p50_ms,
+                theirs.p99_ms,
+                rate(mine) / rate(theirs).max(1e-9),
+                if theirs.errors > 0 {
+                    format!("  ({} etcd errors)", theirs.errors)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!(
+            "peak RssAnon: ours {} MiB, etcd {} MiB",
+            mib(our_peak_kib),
+            mib(self.peak_rss_kib)
+        );
+    }
+}
+
 /// Latency of one client: GET and list on a single keep-alive connection,
 /// watch delivery with one watcher and one writer.
 struct OneConnection {
@@ -1860,6 +1955,11 @@ async fn run(args: &Args) -> Result<Outcome> {
     } else {
         None
     };
+    let peer = match args.peer.as_deref() {
+        None => None,
+        Some("etcd") => Some(against_etcd(args, &results).await?),
+        Some(other) => bail!("unknown peer {other:?} (etcd is the one known)"),
+    };
     print_report(&results, args, &rss);
     let rate = |name: &str| {
         results
@@ -1882,6 +1982,9 @@ async fn run(args: &Args) -> Result<Outcome> {
     }
     if let Some(o) = &one {
         o.print();
+    }
+    if let Some(p) = &peer {
+        p.print(&results, rss.peak_rss_anon_kib());
     }
     let watch_failed = match &watch_report {
         Some(w) => {
