@@ -1171,6 +1171,56 @@ struct PhaseResult {
     p50_ms: f64,
     p99_ms: f64,
     peak_rss_anon_kib: Option<u64>,
+    /// Cores the bench's own process and the server used during the phase
+    /// (the client must not starve the server: on 2 cores, a client near
+    /// 1.0 leaves the server one core).
+    client_cores: Option<f64>,
+    server_cores: Option<f64>,
+}
+
+/// CPU seconds (user + system) a process has used: this one, or `pid`.
+/// Linux only (`/proc`); clock ticks are USER_HZ, 100 on Linux.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name, which may hold spaces: state is the
+    // first, utime the twelfth, stime the thirteenth.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// CPU use of the bench and of `server` over a phase, in cores.
+struct CpuWatch {
+    server: u32,
+    start: Instant,
+    client: Option<f64>,
+    served: Option<f64>,
+}
+
+impl CpuWatch {
+    fn start(server: u32) -> Self {
+        CpuWatch {
+            server,
+            start: Instant::now(),
+            client: cpu_seconds(None),
+            served: cpu_seconds(Some(server)),
+        }
+    }
+
+    /// (client cores, server cores) since `start`.
+    fn cores(&self) -> (Option<f64>, Option<f64>) {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        let used = |before: Option<f64>, now: Option<f64>| Some((now? - before?) / secs);
+        (
+            used(self.client, cpu_seconds(None)),
+            used(self.served, cpu_seconds(Some(self.server))),
+        )
+    }
 }
 
 impl PhaseResult {
@@ -1196,6 +1246,8 @@ impl PhaseResult {
             p50_ms: f64::NAN,
             p99_ms: f64::NAN,
             peak_rss_anon_kib: None,
+            client_cores: None,
+            server_cores: None,
         }
     }
 }
@@ -1291,6 +1343,7 @@ fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
 /// Probes, runs and summarises one phase, printing its errors.
 async fn measure_phase(
     addr: SocketAddr,
+    server_pid: u32,
     phase: &Phase,
     args: &Args,
     seed: u64,
@@ -1310,7 +1363,9 @@ async fn measure_phase(
     }
     rss.reset_window();
     let duration = Duration::from_secs(args.seconds);
+    let cpu = CpuWatch::start(server_pid);
     let (mut stats, elapsed) = run_phase(addr, phase, args.connections, duration, seed).await;
+    let (client_cores, server_cores) = cpu.cores();
     stats.latencies_us.sort_unstable();
     if stats.errors > 0 {
         eprintln!("  ERROR: {} failed request(s), e.g.:", stats.errors);
@@ -1318,7 +1373,11 @@ async fn measure_phase(
             eprintln!("    {sample}");
         }
     }
-    summarise(phase.name, &stats, elapsed, rss.window_anon_kib())
+    PhaseResult {
+        client_cores,
+        server_cores,
+        ..summarise(phase.name, &stats, elapsed, rss.window_anon_kib())
+    }
 }
 
 /// A phase's figures from its connections' sorted latencies.
@@ -1336,6 +1395,8 @@ fn summarise(
         p50_ms: percentile_ms(&stats.latencies_us, 0.50),
         p99_ms: percentile_ms(&stats.latencies_us, 0.99),
         peak_rss_anon_kib,
+        client_cores: None,
+        server_cores: None,
     }
 }
 
@@ -1371,10 +1432,16 @@ async fn against_etcd(args: &Args, ours: &[PhaseResult]) -> Result<PeerReport> {
             eprintln!("  probe: {}", peer::check_range(&probe.body)?);
         }
         let duration = Duration::from_secs(args.seconds);
+        let cpu = CpuWatch::start(etcd.pid());
         let (mut stats, elapsed) =
             run_phase(etcd.addr, &phase, args.connections, duration, 11).await;
+        let (client_cores, server_cores) = cpu.cores();
         stats.latencies_us.sort_unstable();
-        phases.push(summarise(name, &stats, elapsed, None));
+        phases.push(PhaseResult {
+            client_cores,
+            server_cores,
+            ..summarise(name, &stats, elapsed, None)
+        });
     }
     Ok(PeerReport {
         phases,
@@ -1387,7 +1454,7 @@ impl PeerReport {
         let rate = |r: &PhaseResult| r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
         println!();
         println!(
-            "{:<6} {:>12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>10}",
+            "{:<6} {:>12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>10} {:>9} {:>9}",
             "vs etcd",
             "ours req/s",
             "p50 ms",
@@ -1395,14 +1462,16 @@ impl PeerReport {
             "etcd req/s",
             "p50 ms",
             "p99 ms",
-            "ours/etcd"
+            "ours/etcd",
+            "ours CPU",
+            "etcd CPU"
         );
         for theirs in &self.phases {
             let Some(mine) = ours.iter().find(|r| r.name == theirs.name) else {
                 continue;
             };
             println!(
-                "{:<7} {:>12.0} {:>9.3} {:>9.3} {:>12.0} {:>9.3} {:>9.3} {:>10.2}{}",
+                "{:<7} {:>12.0} {:>9.3} {:>9.3} {:>12.0} {:>9.3} {:>9.3} {:>10.2} {:>9} {:>9}{}",
                 theirs.name,
                 rate(mine),
                 mine.p50_ms,
@@ -1411,6 +1480,8 @@ impl PeerReport {
                 theirs.p50_ms,
                 theirs.p99_ms,
                 rate(mine) / rate(theirs).max(1e-9),
+                cores(mine.server_cores),
+                cores(theirs.server_cores),
                 if theirs.errors > 0 {
                     format!("  ({} etcd errors)", theirs.errors)
                 } else {
@@ -1810,7 +1881,7 @@ fn print_report(results: &[PhaseResult], args: &Args, rss: &RssMonitor) {
         .map(PhaseResult::rate);
     println!();
     println!(
-        "{:<8} {:>10} {:>7} {:>11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+        "{:<8} {:>10} {:>7} {:>11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>7} {:>7}",
         "phase",
         "requests",
         "errors",
@@ -1820,7 +1891,9 @@ fn print_report(results: &[PhaseResult], args: &Args, rss: &RssMonitor) {
         "ratio",
         "target",
         "verdict",
-        "anon MiB"
+        "anon MiB",
+        "client",
+        "server"
     );
     for result in results {
         print_row(result, floor_rate, &args.targets);
@@ -1856,7 +1929,7 @@ fn print_row(result: &PhaseResult, floor_rate: Option<f64>, targets: &[Target]) 
         _ => "",
     };
     println!(
-        "{:<8} {:>10} {:>7} {:>11.0} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10}",
+        "{:<8} {:>10} {:>7} {:>11.0} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>7} {:>7}",
         result.name,
         result.requests(),
         result.errors,
@@ -1867,7 +1940,14 @@ fn print_row(result: &PhaseResult, floor_rate: Option<f64>, targets: &[Target]) 
         target.map_or_else(|| "-".to_string(), |t| format!("{}", t.min_ratio)),
         verdict,
         mib(result.peak_rss_anon_kib),
+        cores(result.client_cores),
+        cores(result.server_cores),
     );
+}
+
+/// CPU use as a share of one core (`140%` is 1.4 cores).
+fn cores(used: Option<f64>) -> String {
+    used.map_or_else(|| "n/a".to_string(), |c| format!("{:.0}%", c * 100.0))
 }
 
 // ---------------------------------------------------------------------------
@@ -1920,7 +2000,8 @@ async fn run(args: &Args) -> Result<Outcome> {
 
     let mut results = Vec::with_capacity(phases.len());
     for (index, phase) in phases.iter().enumerate() {
-        results.push(measure_phase(addr, phase, args, index as u64 + 1, &rss).await);
+        let pid = server.pid();
+        results.push(measure_phase(addr, pid, phase, args, index as u64 + 1, &rss).await);
     }
     let paged = if with_paged {
         eprintln!("phase kube-paged  every pod of the cluster through limit=500 / continue");
