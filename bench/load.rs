@@ -1410,7 +1410,13 @@ async fn against_etcd(args: &Args, ours: &[PhaseResult]) -> Result<PeerReport> {
     let etcd = peer::start().await?;
     let rss = RssMonitor::start(etcd.pid());
     eprintln!("peer: etcd on {} (pid {})", etcd.addr, etcd.pid());
-    peer::preload(etcd.addr, args.preload, args.preload_connections).await?;
+    let what = Preload {
+        addr: etcd.addr,
+        count: args.preload,
+        request: peer::preload_request,
+        check: check_reply,
+    };
+    preload_with("peer preload", what, args.preload_connections).await?;
     let mut phases = Vec::new();
     for (name, phase) in peer::phases(args.preload) {
         if !ours.iter().any(|r| r.name == name) {
@@ -1558,10 +1564,36 @@ impl OneConnection {
 /// PUTs pods `0..count` over `connections` connections; stops at the first
 /// rejected write.
 async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()> {
+    preload_with(
+        "preload",
+        Preload {
+            addr,
+            count,
+            request: preload_request,
+            check: check_write_reply,
+        },
+        connections,
+    )
+    .await
+}
+
+/// What a preload writes: `count` requests to `addr`, each checked.
+#[derive(Clone, Copy)]
+struct Preload {
+    addr: SocketAddr,
+    count: u64,
+    request: fn(u64) -> Request,
+    check: fn(&Response) -> Result<()>,
+}
+
+/// Sends `what`'s requests over `connections` connections, stopping at the
+/// first refused one; `label` names the lines it prints.
+async fn preload_with(label: &str, what: Preload, connections: usize) -> Result<()> {
+    let count = what.count;
     if count == 0 {
         return Ok(());
     }
-    eprintln!("preload: {count} pods over {connections} connections");
+    eprintln!("{label}: {count} pods over {connections} connections");
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
@@ -1570,8 +1602,7 @@ async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()>
     let tasks: Vec<JoinHandle<Result<()>>> = (0..connections.max(1))
         .map(|_| {
             let worker = PreloadWorker {
-                addr,
-                count,
+                what,
                 next: next.clone(),
                 done: done.clone(),
                 bytes: bytes.clone(),
@@ -1598,7 +1629,7 @@ async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()>
     let secs = start.elapsed().as_secs_f64();
     let total_bytes = bytes.load(Ordering::Relaxed);
     println!(
-        "preload: {count} pods in {secs:.1} s = {:.0} pods/s, {:.1} MiB/s (avg body {} B)",
+        "{label}: {count} pods in {secs:.1} s = {:.0} pods/s, {:.1} MiB/s (avg body {} B)",
         count as f64 / secs,
         total_bytes as f64 / secs / MIB as f64,
         total_bytes / count
@@ -1608,8 +1639,7 @@ async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()>
 
 /// Shared cursor of the preload's connections.
 struct PreloadWorker {
-    addr: SocketAddr,
-    count: u64,
+    what: Preload,
     next: Arc<AtomicU64>,
     done: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
@@ -1618,19 +1648,25 @@ struct PreloadWorker {
 
 impl PreloadWorker {
     async fn run(self) -> Result<()> {
-        let mut client = Connection::new(self.addr);
-        let step = (self.count / 10).max(1);
+        let Preload {
+            addr,
+            count,
+            request,
+            check,
+        } = self.what;
+        let mut client = Connection::new(addr);
+        let step = (count / 10).max(1);
         while !self.abort.load(Ordering::Relaxed) {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.count {
+            if i >= count {
                 break;
             }
-            let req = preload_request(i);
+            let req = request(i);
             let size = req.body.as_ref().map_or(0, Vec::len) as u64;
             let outcome = client
                 .send(&req)
                 .await
-                .and_then(|resp| check_write_reply(&resp).context(|| format!("PUT {}", req.path)));
+                .and_then(|resp| check(&resp).context(|| format!("{} {}", req.method, req.path)));
             if let Err(e) = outcome {
                 self.abort.store(true, Ordering::Relaxed);
                 return Err(e);
@@ -1638,7 +1674,7 @@ impl PreloadWorker {
             self.bytes.fetch_add(size, Ordering::Relaxed);
             let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
             if done.is_multiple_of(step) {
-                eprintln!("  preload {done}/{}", self.count);
+                eprintln!("  preload {done}/{count}");
             }
         }
         Ok(())

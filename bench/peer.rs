@@ -14,16 +14,13 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{
-    BenchError, Connection, Phase, Request, RequestCtx, Result, check_reply, free_port,
-    namespace_of, pod_body,
+    BenchError, Connection, Phase, Request, RequestCtx, Result, free_port, namespace_of, pod_body,
 };
 
 /// A running etcd, stopped (and its data directory removed) on drop.
@@ -161,35 +158,9 @@ fn pod_value(i: u64) -> Vec<u8> {
     pod_body(&format!("pod-{i}"), &namespace_of(i), i)
 }
 
-/// PUTs pods `0..count` over `connections` connections.
-pub async fn preload(addr: SocketAddr, count: u64, connections: usize) -> Result<()> {
-    let next = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..connections.max(1))
-        .map(|_| {
-            let next = next.clone();
-            tokio::spawn(async move {
-                let mut conn = Connection::new(addr);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return Ok(());
-                    }
-                    let resp = conn.send(&put(&key_of(i), &pod_value(i))).await?;
-                    check_reply(&resp)?;
-                }
-            })
-        })
-        .collect();
-    for joined in futures::future::join_all(tasks).await {
-        joined.map_err(|e| BenchError(format!("etcd preload task: {e}")))??;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "peer preload: {count} pods into etcd in {secs:.1} s = {:.0} pods/s",
-        count as f64 / secs
-    );
-    Ok(())
+/// The put of preloaded pod `i`, as the service's preload writes it.
+pub fn preload_request(i: u64) -> Request {
+    put(&key_of(i), &pod_value(i))
 }
 
 /// etcd's equivalent of each of the service's phases that has one.

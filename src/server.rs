@@ -18,14 +18,12 @@ use crate::store::{self, StoreError};
 /// flusher until the process ends: dropping it writes what is buffered.
 pub fn init_logging(format: LogFormat) -> crate::logwriter::Flusher {
     use tracing_subscriber::EnvFilter;
-    use tracing_subscriber::fmt::format::FmtSpan;
     let (writer, flusher) = crate::logwriter::batched(std::io::stdout());
     crate::metrics::watch_dropped_log_lines(writer.clone());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::CLOSE)
         .with_target(false)
         .with_writer(writer);
     let _ = match format {
